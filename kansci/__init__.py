@@ -1,0 +1,42 @@
+"""kansci: scientific discovery with Kolmogorov-Arnold Networks."""
+
+from kansci.core import (
+    KAN,
+    History,
+    KANConfig,
+    KANLayer,
+    edge_scores,
+    fit,
+    load,
+    node_scores,
+    prune,
+    rmse,
+    save,
+)
+from kansci.datasets import Dataset
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KAN",
+    "Dataset",
+    "History",
+    "KANConfig",
+    "KANLayer",
+    "KANRegressor",
+    "edge_scores",
+    "fit",
+    "load",
+    "node_scores",
+    "prune",
+    "rmse",
+    "save",
+]
+
+
+def __getattr__(name: str):
+    if name == "KANRegressor":  # needs scikit-learn, imported only when asked for
+        from kansci.estimator import KANRegressor
+
+        return KANRegressor
+    raise AttributeError(f"module 'kansci' has no attribute {name!r}")

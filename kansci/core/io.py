@@ -1,0 +1,112 @@
+"""Save and load KANs: configuration + state, written atomically."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kansci.core.model import KAN, KANConfig
+
+__all__ = ["load", "save", "write_atomic", "read_checkpoint"]
+
+FORMAT = "kansci.kan"
+VERSION = 1
+
+
+def write_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename over it.
+
+    An interrupted write never leaves a truncated file at ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def model_record(model: KAN) -> dict:
+    """The picklable record of a model: format tag, config and state."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": model.config.to_dict(),
+        "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+
+
+def model_from_record(record: dict, source: str, device: torch.device | str | None = None) -> KAN:
+    """Rebuild a KAN from :func:`model_record` output."""
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ValueError(f"{source} is not a kansci KAN checkpoint (no '{FORMAT}' format tag); save models with kansci.save")
+    if record.get("version", 0) > VERSION:
+        raise ValueError(f"{source} was written by a newer kansci (format {record['version']}); upgrade kansci to load it")
+    try:
+        config = KANConfig(**record["config"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source} has an invalid model configuration: {err}") from err
+    model = KAN.from_config(config)
+    try:
+        model.load_state_dict(record["state"])
+    except (RuntimeError, KeyError) as err:
+        raise ValueError(f"{source} holds a state that does not match its configuration: {err}") from err
+    return model.to(device) if device is not None else model
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load a file written by kansci, with errors that say what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as err:
+        raise ValueError(f"{path} is corrupt or not a kansci checkpoint ({type(err).__name__}: {err})") from err
+
+
+def save(model: KAN, path: str | os.PathLike) -> Path:
+    """Write a model (configuration + parameters) to ``path`` atomically.
+
+    Parameters
+    ----------
+    model : KAN
+    path : str or PathLike
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    if not isinstance(model, KAN):
+        raise TypeError(f"save expects a kansci.KAN, got {type(model).__name__}")
+    return write_atomic(model_record(model), path)
+
+
+def load(path: str | os.PathLike, device: torch.device | str | None = None) -> KAN:
+    """Rebuild a model saved with :func:`save`; its outputs are identical.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is corrupt, foreign, or from a newer format.
+    """
+    record = read_checkpoint(path)
+    if isinstance(record, dict) and "model" in record and "format" not in record:
+        record = record["model"]  # a training checkpoint written by fit
+    return model_from_record(record, str(path), device)

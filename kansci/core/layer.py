@@ -1,0 +1,290 @@
+"""One KAN layer: phi(x) = w_b * SiLU(x) + w_s * spline(x) on every edge."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from kansci.core.basis import BasisTable, extend_grid, local_basis, scatter_dense
+from kansci.core.grid import adaptive_grid, fit_coefficients, subdivide_grid, uniform_grid
+
+__all__ = ["KANLayer", "BasisMode"]
+
+BasisMode = Literal["auto", "dense", "sparse"]
+
+# Above this many bases per edge the sparse (gather) path beats the dense matmul.
+SPARSE_FROM_BASES = 24
+
+
+class KANLayer(nn.Module):
+    """A layer of learnable activation functions on every edge ``in -> out``.
+
+    ``y_o = sum_i mask_io * (w_b[i,o] * SiLU(x_i) + w_s[i,o] * sum_j c[i,j,o] B_j(x_i))``
+
+    The forward pass never builds the (batch, in, out) edge tensor: the spline
+    bases of the batch and SiLU(x) are combined with one weight matrix of shape
+    ``(in * (G + k + 1), out)``, either by a dense matmul (small G) or by a
+    sparse weighted gather over the ``k + 2`` non-zero entries per input (large
+    G), so the cost does not grow with G. Use :meth:`edge_activations` for the
+    per-edge values.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Number of input and output nodes.
+    grid : int
+        Number of grid intervals G.
+    k : int
+        Spline order (3 = cubic).
+    grid_range : tuple of float
+        Initial grid span; inputs outside the extended grid get a zero spline
+        part (the SiLU branch still responds).
+    noise_scale : float
+        Initial spline coefficients fit uniform noise of amplitude
+        ``noise_scale / (2 G)`` at the grid points.
+    scale_base_mu, scale_base_sigma : float
+        ``w_b = (mu + sigma * U(-1, 1)) / sqrt(in_features)``.
+    grid_eps : float
+        Blend of uniform (1) and sample-quantile (0) grids in :meth:`update_grid_`.
+    basis_mode : {"auto", "dense", "sparse"}
+        How the spline part is evaluated; ``auto`` picks by the number of bases.
+    generator : torch.Generator, optional
+        Randomness for the initialization.
+    dtype, device : optional
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        grid: int = 5,
+        k: int = 3,
+        *,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        noise_scale: float = 0.3,
+        scale_base_mu: float = 0.0,
+        scale_base_sigma: float = 1.0,
+        grid_eps: float = 0.02,
+        basis_mode: BasisMode = "auto",
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        _check_layer_args(in_features, out_features, grid, k, grid_range, basis_mode)
+        self.in_features, self.out_features = in_features, out_features
+        self.grid_size, self.k = grid, k
+        self.grid_eps = grid_eps
+        self.basis_mode: BasisMode = basis_mode
+        kw = {"dtype": dtype or torch.get_default_dtype(), "device": device}
+        lo = torch.full((in_features,), float(grid_range[0]), **kw)
+        hi = torch.full((in_features,), float(grid_range[1]), **kw)
+        knots = extend_grid(uniform_grid(lo, hi, grid), k)
+        self._table_key: tuple | None = None
+        self._table: BasisTable | None = None
+        self.register_buffer("knots", knots)
+        self.register_buffer("mask", torch.ones(in_features, out_features, **kw))
+        n_basis = grid + k
+        self.coef = nn.Parameter(torch.zeros(in_features, n_basis, out_features, **kw))
+        fan = 1.0 / math.sqrt(in_features)
+        u = torch.rand(in_features, out_features, generator=generator, **kw) * 2 - 1
+        self.scale_base = nn.Parameter((scale_base_mu + scale_base_sigma * u) * fan)
+        self.scale_spline = nn.Parameter(torch.full((in_features, out_features), fan, **kw))
+        with torch.no_grad():
+            points = knots[:, k : k + grid + 1].t()  # (G+1, in): the grid points
+            noise = (torch.rand(grid + 1, in_features, out_features, generator=generator, **kw) - 0.5)
+            noise = noise * (noise_scale / grid)
+            self.coef.copy_(fit_coefficients(self.basis(points), noise))
+
+    # ------------------------------------------------------------------ basis
+    @property
+    def grid(self) -> Tensor:
+        """The knots without extension, shape (in_features, G + 1)."""
+        return self.knots[:, self.k : self.knots.shape[1] - self.k]
+
+    @property
+    def n_basis(self) -> int:
+        return self.grid_size + self.k
+
+    def table(self) -> BasisTable:
+        """Tabulated grid constants, rebuilt only when the knots change."""
+        key = (self.knots.data_ptr(), self.knots._version, self.knots.dtype, self.knots.device)
+        if self._table is None or self._table_key != key:
+            self._table = BasisTable.build(self.knots, self.k)
+            self._table_key = key
+        return self._table
+
+    def basis(self, x: Tensor, derivative: int = 0) -> Tensor:
+        """Dense basis (or its derivative), shape (batch, in_features, G + k)."""
+        table = self.table()
+        values, row = local_basis(x, table, derivative)
+        return scatter_dense(values, row, table)
+
+    def use_sparse(self) -> bool:
+        if self.basis_mode == "auto":
+            return self.n_basis > SPARSE_FROM_BASES
+        return self.basis_mode == "sparse"
+
+    # ---------------------------------------------------------------- forward
+    def weights(self) -> tuple[Tensor, Tensor]:
+        """Effective weights of the spline and base parts.
+
+        Returns
+        -------
+        spline : Tensor, shape (in_features * (G + k), out_features)
+            Row ``i * (G + k) + j`` is ``mask * w_s * c[i, j]``.
+        base : Tensor, shape (in_features, out_features)
+            ``mask * w_b``.
+        """
+        spline = self.coef * (self.scale_spline * self.mask).unsqueeze(1)
+        return spline.reshape(-1, self.out_features), self.scale_base * self.mask
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the layer.
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, in_features)
+
+        Returns
+        -------
+        Tensor, shape (batch, out_features)
+        """
+        table = self.table()
+        values, row = local_basis(x, table)
+        return self.combine(values, row, F.silu(x), *self.weights())
+
+    def combine(self, values: Tensor, row: Tensor, base: Tensor, spline_weight: Tensor, base_weight: Tensor) -> Tensor:
+        """Contract local basis values and base-function values with the weights.
+
+        ``out = sum_{i,s} values[b,i,s] * spline_weight[index(row[b,i], s)] + base @ base_weight``
+
+        Parameters
+        ----------
+        values : Tensor, shape (batch, in_features, k + 1)
+            Local basis values (or derivatives) from :func:`local_basis`.
+        row : Tensor of int64, shape (batch, in_features)
+        base : Tensor, shape (batch, in_features)
+            Values (or derivatives) of the base function.
+        spline_weight, base_weight : Tensor
+            From :meth:`weights`.
+        """
+        table = self.table()
+        batch = values.shape[0]
+        if self.use_sparse():
+            idx = table.flat_index.index_select(0, row.reshape(-1)).reshape(batch, -1)
+            picked = F.embedding(idx, spline_weight)  # (batch, in*(k+1), out)
+            spline = torch.bmm(values.reshape(batch, 1, -1), picked).squeeze(1)
+            return torch.addmm(spline, base, base_weight)
+        dense = scatter_dense(values, row, table).reshape(batch, -1)
+        return torch.addmm(base @ base_weight, dense, spline_weight)
+
+    # ------------------------------------------------------------- per edge
+    def edge_activations(self, x: Tensor, chunk: int = 4096) -> Tensor:
+        """Per-edge outputs phi_io(x_i) (masked), shape (batch, in_features, out_features).
+
+        Built in chunks of ``chunk`` rows; meant for statistics, pruning,
+        plotting and symbolic fitting, not for training large batches.
+        """
+        parts = []
+        for xc in x.split(chunk):
+            spline = torch.einsum("bij,ijo->bio", self.basis(xc), self.coef) * self.scale_spline
+            parts.append((spline + F.silu(xc).unsqueeze(-1) * self.scale_base) * self.mask)
+        return torch.cat(parts) if parts else x.new_zeros(0, self.in_features, self.out_features)
+
+    def spline_values(self, x: Tensor) -> Tensor:
+        """The unscaled spline part sum_j c_ij B_j(x_i), shape (batch, in, out)."""
+        return torch.einsum("bij,ijo->bio", self.basis(x), self.coef)
+
+    # ---------------------------------------------------------- grid edits
+    @torch.no_grad()
+    def update_grid_(self, x: Tensor) -> None:
+        """Move the knots to the sample quantiles of x, keeping the function.
+
+        The new grid blends quantiles and a uniform grid by ``grid_eps``; the
+        coefficients are refit by least squares to the current spline values
+        at x. In place: used during training.
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, in_features)
+            Inputs this layer sees.
+        """
+        target = self.spline_values(x)
+        grid = adaptive_grid(x, self.grid_size, self.grid_eps)
+        self.knots.copy_(extend_grid(grid, self.k))
+        self.coef.copy_(fit_coefficients(self.basis(x), target))
+
+    @torch.no_grad()
+    def refined(self, intervals: int, x: Tensor | None = None, points_per_interval: int = 4) -> KANLayer:
+        """A copy of this layer on a grid of ``intervals`` intervals, same function.
+
+        The new knots subdivide the current ones (nested, so the function is
+        reproduced exactly, when ``intervals`` is a multiple of G); features
+        whose samples ``x`` reach outside the current grid get a new grid adapted
+        to x instead (blended by ``grid_eps``). Coefficients are fit by
+        least squares to the current spline on ``points_per_interval`` points
+        per interval of the finer of both grids across the new span (and on
+        x), so the result is well posed for any G. The function is kept on the
+        new grid span: without ``x``, inputs outside the current span are not
+        covered, so pass the samples when the data has drifted off the grid.
+        """
+        if intervals < 1:
+            raise ValueError(f"grid must be >= 1 interval, got {intervals}")
+        new_grid = subdivide_grid(self.grid, intervals)
+        if x is not None:
+            outside = (x.min(0).values < self.grid[:, 0]) | (x.max(0).values > self.grid[:, -1])
+            if bool(outside.any()):  # the data left the grid: follow the data there
+                adapted = adaptive_grid(x, intervals, self.grid_eps)
+                new_grid = torch.where(outside[:, None], adapted, new_grid)
+        n = points_per_interval * max(intervals, self.grid_size) + 1
+        pts = uniform_grid(new_grid[:, 0], new_grid[:, -1], n - 1).t()  # (n, in)
+        if x is not None:
+            pts = torch.cat([pts, x.detach()], dim=0)
+        target = self.spline_values(pts)
+        out = KANLayer(
+            self.in_features, self.out_features, intervals, self.k, grid_eps=self.grid_eps,
+            basis_mode=self.basis_mode, dtype=self.knots.dtype, device=self.knots.device,
+        )
+        out.knots.copy_(extend_grid(new_grid, self.k))
+        out.mask.copy_(self.mask)
+        out.coef.copy_(fit_coefficients(out.basis(pts), target))
+        out.scale_base.copy_(self.scale_base)
+        out.scale_spline.copy_(self.scale_spline)
+        return out
+
+    @torch.no_grad()
+    def subset(self, in_ids: Tensor, out_ids: Tensor) -> KANLayer:
+        """A copy keeping only the given input and output nodes (for pruning)."""
+        out = KANLayer(
+            len(in_ids), len(out_ids), self.grid_size, self.k, grid_eps=self.grid_eps,
+            basis_mode=self.basis_mode, dtype=self.knots.dtype, device=self.knots.device,
+        )
+        out.knots.copy_(self.knots[in_ids])
+        out.mask.copy_(self.mask[in_ids][:, out_ids])
+        out.coef.copy_(self.coef[in_ids][:, :, out_ids])
+        out.scale_base.copy_(self.scale_base[in_ids][:, out_ids])
+        out.scale_spline.copy_(self.scale_spline[in_ids][:, out_ids])
+        return out
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, grid={self.grid_size}, k={self.k}"
+
+
+def _check_layer_args(n_in: int, n_out: int, grid: int, k: int, grid_range, basis_mode: str) -> None:
+    for name, v in (("in_features", n_in), ("out_features", n_out)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if not isinstance(grid, int) or grid < 1:
+        raise ValueError(f"grid must be an integer >= 1 (number of intervals), got {grid!r}")
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"spline order k must be an integer >= 1, got {k!r}")
+    lo, hi = grid_range
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"grid_range must be finite with lo < hi, got {grid_range!r}")
+    if basis_mode not in ("auto", "dense", "sparse"):
+        raise ValueError(f"basis_mode must be 'auto', 'dense' or 'sparse', got {basis_mode!r}")

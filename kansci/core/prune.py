@@ -1,0 +1,136 @@
+"""Importance scores of edges and nodes, and pruning to a smaller KAN."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import Tensor, nn
+
+from kansci.core.model import KAN
+
+__all__ = ["edge_scores", "node_scores", "prune"]
+
+
+@torch.no_grad()
+def edge_scores(model: KAN, x: Tensor) -> list[Tensor]:
+    """Mean absolute activation of every edge, the paper's |phi|_1.
+
+    Parameters
+    ----------
+    model : KAN
+    x : Tensor, shape (batch, width[0])
+
+    Returns
+    -------
+    list of Tensor, one per layer, shape (in_l, out_l)
+    """
+    return [acts.abs().mean(dim=0) for acts in model.edge_activations(x)]
+
+
+@torch.no_grad()
+def node_scores(model: KAN, x: Tensor, eps: float = 1e-12) -> list[Tensor]:
+    """Attribution of every node, propagated back from the outputs.
+
+    Each output node has score 1. A node's score is split over its incoming
+    edges in proportion to their |phi|_1, and a node's score is the sum over its
+    outgoing edges. Scores in every layer therefore add up to the number of
+    outputs; ``node_scores(model, x)[0]`` ranks the inputs.
+
+    Returns
+    -------
+    list of Tensor, one per layer of nodes (``depth + 1``), shape (width[l],)
+    """
+    scores = edge_scores(model, x)
+    nodes = [torch.ones(model.width[-1], dtype=model.dtype, device=model.device)]
+    for e in reversed(scores):
+        share = e / (e.sum(dim=0, keepdim=True) + eps)
+        nodes.insert(0, (share * nodes[0]).sum(dim=1))
+    return nodes
+
+
+@torch.no_grad()
+def prune(
+    model: KAN,
+    x: Tensor,
+    threshold: float = 1e-2,
+    *,
+    edge_threshold: float | None = None,
+    inputs: bool = False,
+) -> KAN:
+    """A smaller KAN without the hidden nodes (and optionally inputs) that carry nothing.
+
+    The paper's rule: a hidden node stays if its largest incoming and its
+    largest outgoing |phi|_1 both exceed ``threshold``. With ``inputs=True`` an
+    input whose largest outgoing |phi|_1 is below the threshold is dropped too;
+    the result then reads ``x[:, pruned.config.input_ids]``. With
+    ``edge_threshold`` the remaining edges below it are masked off. At least one
+    node is kept in every layer. The caller's model is untouched.
+
+    Parameters
+    ----------
+    model : KAN
+    x : Tensor, shape (batch, width[0])
+        Samples the scores are measured on (usually the training inputs).
+    threshold : float
+    edge_threshold : float, optional
+    inputs : bool
+
+    Returns
+    -------
+    KAN
+    """
+    scores = edge_scores(model, x)
+    keep = [torch.arange(model.width[0], device=model.device)]
+    if inputs:
+        keep[0] = _kept(scores[0].amax(dim=1) > threshold, scores[0].amax(dim=1))
+    for layer in range(1, model.depth):
+        strength_in = scores[layer - 1].amax(dim=0)
+        strength_out = scores[layer].amax(dim=1)
+        keep.append(_kept((strength_in > threshold) & (strength_out > threshold), torch.minimum(strength_in, strength_out)))
+    keep.append(torch.arange(model.width[-1], device=model.device))
+
+    base_ids = model.config.input_ids or tuple(range(model.width[0]))
+    config = replace(
+        model.config,
+        width=tuple(len(k) for k in keep),
+        input_ids=tuple(base_ids[i] for i in keep[0].tolist()) if inputs else model.config.input_ids,
+    )
+    out = model._shell(config)
+    out.layers = nn.ModuleList(
+        layer.subset(keep[i], keep[i + 1]) for i, layer in enumerate(model.layers)
+    )
+    _absorb_removed(model, out, keep, x)
+    if edge_threshold is not None:
+        for layer, e in zip(out.layers, edge_scores(out, x[:, keep[0]])):
+            layer.mask.mul_((e > edge_threshold).to(layer.mask.dtype))
+    return out
+
+
+def _absorb_removed(model: KAN, out: KAN, keep: list[Tensor], x: Tensor) -> None:
+    """Fold the mean output of removed nodes into a kept edge of the same target.
+
+    A removed node still fed its targets (nearly) constant values phi(x_j);
+    adding their mean to the spline coefficients of the strongest kept edge
+    into each target shifts that edge by exactly this constant on its grid span
+    (B-splines sum to one there), so pruning dead nodes keeps the function.
+    """
+    edge_acts = model.edge_activations(x)
+    for l, (old, new) in enumerate(zip(model.layers, out.layers)):
+        removed = torch.ones(old.in_features, dtype=torch.bool, device=x.device)
+        removed[keep[l]] = False
+        if not bool(removed.any()):
+            continue
+        lost = edge_acts[l][:, removed][:, :, keep[l + 1]].mean(dim=0).sum(dim=0)  # (out_kept,)
+        scores = edge_acts[l][:, keep[l]][:, :, keep[l + 1]].abs().mean(dim=0)  # (in_kept, out_kept)
+        for o in range(new.out_features):
+            i = int(scores[:, o].argmax())
+            scale = new.scale_spline[i, o] * new.mask[i, o]
+            if float(scale.abs()) > 1e-12:
+                new.coef[i, :, o] += lost[o] / scale
+
+
+def _kept(alive: Tensor, strength: Tensor) -> Tensor:
+    """Indices of the surviving nodes; the strongest one if none survives."""
+    ids = torch.nonzero(alive).flatten()
+    return ids if len(ids) else strength.argmax().reshape(1)

@@ -1,0 +1,316 @@
+"""``fit``: the one training loop (data fitting and PDE loss closures alike)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from kansci.core.io import model_record, read_checkpoint, write_atomic
+from kansci.core.model import KAN
+from kansci.core.regularize import sparsity_penalty
+from kansci.datasets.base import Dataset
+
+__all__ = ["History", "fit", "rmse"]
+
+log = logging.getLogger(__name__)
+
+LossClosure = Callable[[nn.Module], "Tensor | tuple[Tensor, Mapping[str, Any]]"]
+Callback = Callable[[int, nn.Module, "History"], Any]
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`, one entry per step.
+
+    Attributes
+    ----------
+    step : list of int
+    loss : list of float
+        The objective (prediction loss + lamb * regularization).
+    train_rmse, test_rmse : list of float
+        Root mean squared error on the train / test split (Dataset input only;
+        test entries are NaN on steps without evaluation).
+    reg : list of float
+        The sparsity penalty (before multiplying by lamb).
+    parts : dict of str to list of float
+        Loss components returned by a loss closure, and user metrics.
+    status : str
+        ``"completed"``, ``"stopped"`` (a callback asked) or ``"nan_restored"``
+        (a non-finite loss or parameter appeared; the last good parameters were
+        restored and training ended).
+    events : list of str
+        Grid updates, restores, resumes.
+    """
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    train_rmse: list[float] = field(default_factory=list)
+    test_rmse: list[float] = field(default_factory=list)
+    reg: list[float] = field(default_factory=list)
+    parts: dict[str, list[float]] = field(default_factory=dict)
+    status: str = "completed"
+    events: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> History:
+        return cls(**{k: (dict(v) if k == "parts" else list(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
+def rmse(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """Root mean squared error of ``model(x)`` against ``y``."""
+    with torch.no_grad():
+        return float((model(x) - y).square().mean().sqrt())
+
+
+def _make_optimizer(params, opt: str, lr: float, lbfgs_iters: int) -> torch.optim.Optimizer:
+    if opt == "lbfgs":
+        return torch.optim.LBFGS(
+            params, lr=lr, max_iter=lbfgs_iters, history_size=10, line_search_fn="strong_wolfe",
+            tolerance_grad=1e-32, tolerance_change=1e-32,
+        )
+    return torch.optim.Adam(params, lr=lr)
+
+
+def _finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def _check_data(model: nn.Module, data: Dataset) -> None:
+    if isinstance(model, KAN):
+        model.check_input(data.train_input, "train_input")
+        model.check_input(data.test_input, "test_input")
+        n_out = model.width[-1]
+        if data.n_outputs != n_out:
+            raise ValueError(f"labels have {data.n_outputs} columns but the model has {n_out} outputs")
+
+
+def fit(
+    model: nn.Module,
+    data: Dataset | LossClosure,
+    *,
+    steps: int = 100,
+    opt: Literal["lbfgs", "adam"] = "lbfgs",
+    lr: float | None = None,
+    batch: int = -1,
+    lamb: float = 0.0,
+    lamb_l1: float = 1.0,
+    lamb_entropy: float = 2.0,
+    reg_samples: int = 1024,
+    update_grid: bool = True,
+    grid_update_every: int = 5,
+    stop_grid_update_step: int = 50,
+    grid_samples: Tensor | None = None,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
+    metrics: Mapping[str, Callable[[nn.Module], float]] | None = None,
+    progress: bool | None = None,
+    callbacks: Sequence[Callback] = (),
+    seed: int = 0,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 100,
+    resume: bool = False,
+    lbfgs_iters: int = 20,
+    eval_every: int = 1,
+) -> History:
+    """Train a model in place; return its history.
+
+    Parameters
+    ----------
+    model : KAN or torch.nn.Module
+        Trained in place. Grid updates and sparsity need a :class:`KAN`.
+    data : Dataset or callable
+        A :class:`kansci.datasets.Dataset` (mean-squared-error fit of the
+        labels), or a loss closure ``data(model) -> loss`` (or
+        ``-> (loss, {name: value})`` to log components), as PDE solvers use.
+    steps : int
+        Optimizer steps. One LBFGS step runs up to ``lbfgs_iters`` iterations
+        with a strong-Wolfe line search.
+    opt : {"lbfgs", "adam"}
+    lr : float, optional
+        Default 1.0 for LBFGS, 1e-3 for Adam.
+    batch : int
+        Minibatch size drawn each step; -1 uses all training samples.
+    lamb, lamb_l1, lamb_entropy : float
+        Sparsity: ``lamb * (lamb_l1 * L1 + lamb_entropy * entropy)`` of the
+        per-edge mean |phi| (measured on at most ``reg_samples`` samples).
+    update_grid : bool
+        Adapt the grids to the inputs every ``grid_update_every`` steps until
+        ``stop_grid_update_step``. With a loss closure the samples come from
+        ``grid_samples``; without them no update happens.
+    loss_fn : callable, optional
+        ``loss_fn(prediction, label)``; default mean squared error.
+    metrics : dict of str to callable, optional
+        ``metric(model) -> float`` evaluated every ``eval_every`` steps into
+        ``history.parts``.
+    progress : bool, optional
+        Show a progress bar; None shows one only on an interactive terminal.
+    callbacks : sequence of callable
+        ``callback(step, model, history)`` after every step; a truthy return
+        stops training (status ``"stopped"``).
+    seed : int
+        Seeds the minibatch draws.
+    checkpoint : path, optional
+        Written atomically every ``checkpoint_every`` steps and at the end
+        (model, optimizer, history, step).
+    resume : bool
+        Continue from ``checkpoint`` if that file exists: an interrupted run
+        loses at most ``checkpoint_every`` steps.
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    ValueError
+        On mismatched data and model, unknown optimizer, or bad settings.
+    """
+    if opt not in ("lbfgs", "adam"):
+        raise ValueError(f"opt must be 'lbfgs' or 'adam', got {opt!r}")
+    if steps < 0 or batch == 0 or batch < -1:
+        raise ValueError(f"steps must be >= 0 and batch -1 or >= 1, got steps={steps}, batch={batch}")
+    if checkpoint_every < 1 or eval_every < 1 or grid_update_every < 1:
+        raise ValueError("checkpoint_every, eval_every and grid_update_every must be >= 1")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=PATH to resume from")
+    is_kan = isinstance(model, KAN)
+    if lamb > 0 and not is_kan:
+        raise ValueError("sparsity regularization (lamb > 0) needs a kansci.KAN")
+    dataset = data if isinstance(data, Dataset) else None
+    if dataset is None and not callable(data):
+        raise TypeError(f"data must be a kansci.datasets.Dataset or a loss closure, got {type(data).__name__}")
+    if dataset is not None:
+        _check_data(model, dataset)
+        grid_samples = dataset.train_input
+    loss_fn = loss_fn or (lambda pred, y: (pred - y).square().mean())
+    lr = lr if lr is not None else (1.0 if opt == "lbfgs" else 1e-3)
+    gen = torch.Generator().manual_seed(seed)
+    history = History()
+    start = 0
+    optimizer = _make_optimizer(model.parameters(), opt, lr, lbfgs_iters)
+
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if resume and ckpt_path is not None and ckpt_path.exists():
+        state = read_checkpoint(ckpt_path)
+        if not isinstance(state, dict) or state.get("kind") != "kansci.fit":
+            raise ValueError(f"{ckpt_path} is not a training checkpoint written by kansci.fit")
+        try:
+            model.load_state_dict(state["model"]["state"] if "format" in state["model"] else state["model"])
+        except RuntimeError as err:
+            raise ValueError(f"{ckpt_path} does not match this model: {err}") from err
+        optimizer.load_state_dict(state["optimizer"])
+        history = History.from_dict(state["history"])
+        gen.set_state(state["generator"])
+        start = int(state["step"])
+        history.events.append(f"resumed at step {start}")
+
+    def save_checkpoint(step: int) -> None:
+        record = model_record(model) if is_kan else {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        write_atomic(
+            {
+                "kind": "kansci.fit",
+                "model": record,
+                "optimizer": optimizer.state_dict(),
+                "history": history.to_dict(),
+                "generator": gen.get_state(),
+                "step": step,
+            },
+            ckpt_path,
+        )
+
+    n_train = dataset.train_input.shape[0] if dataset is not None else 0
+
+    def draw_batch() -> tuple[Tensor, Tensor] | None:
+        if dataset is None:
+            return None
+        if batch == -1 or batch >= n_train:
+            return dataset.train_input, dataset.train_label
+        ids = torch.randperm(n_train, generator=gen)[:batch].to(dataset.train_input.device)
+        return dataset.train_input[ids], dataset.train_label[ids]
+
+    def objective(xy) -> tuple[Tensor, Tensor, dict]:
+        if xy is None:
+            out = data(model)
+            loss, parts = (out if isinstance(out, tuple) else (out, {}))
+        else:
+            loss, parts = loss_fn(model(xy[0]), xy[1]), {}
+        reg = loss.new_zeros(())
+        if lamb > 0:
+            x_reg = grid_samples if xy is None else xy[0]
+            if x_reg is None:
+                raise ValueError("sparsity with a loss closure needs grid_samples=TENSOR to measure edges on")
+            if x_reg.shape[0] > reg_samples:
+                x_reg = x_reg[torch.randperm(x_reg.shape[0], generator=gen)[:reg_samples].to(x_reg.device)]
+            reg = sparsity_penalty(model.edge_activations(x_reg), lamb_l1, lamb_entropy)
+        return loss + lamb * reg, reg, parts
+
+    bar = tqdm(range(start, steps), disable=(None if progress is None else not progress), desc="fit", leave=False)
+    try:
+        for step in bar:
+            if (
+                update_grid and is_kan and grid_samples is not None
+                and step % grid_update_every == 0 and step < stop_grid_update_step
+            ):
+                xy = draw_batch()
+                model.update_grid_(xy[0] if xy is not None else grid_samples)
+                optimizer = _make_optimizer(model.parameters(), opt, lr, lbfgs_iters)
+                history.events.append(f"grid updated at step {step}")
+            good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            xy = draw_batch()
+            record: dict[str, Any] = {}
+
+            def closure() -> Tensor:
+                optimizer.zero_grad(set_to_none=True)
+                total, reg, parts = objective(xy)
+                total.backward()
+                record.update(total=total.detach(), reg=reg.detach(), parts=parts)
+                return total
+
+            optimizer.step(closure)
+            total = record.get("total")
+            if total is None or not bool(torch.isfinite(total)) or not _finite(model):
+                model.load_state_dict(good)
+                history.status = "nan_restored"
+                history.events.append(f"non-finite loss or parameters at step {step}: restored step {step - 1}")
+                log.warning("non-finite loss at step %d; restored the last good parameters and stopped", step)
+                break
+            _log_step(history, step, model, dataset, record, metrics, eval_every)
+            if history.test_rmse and bar.disable is False:
+                bar.set_postfix(loss=f"{history.loss[-1]:.3e}", test=f"{history.test_rmse[-1]:.3e}")
+            if ckpt_path is not None and (step + 1) % checkpoint_every == 0:
+                save_checkpoint(step + 1)
+            if any(cb(step, model, history) for cb in callbacks):
+                history.status = "stopped"
+                break
+    finally:
+        bar.close()
+    if ckpt_path is not None:
+        save_checkpoint(history.step[-1] + 1 if history.step else start)
+    return history
+
+
+def _log_step(history: History, step: int, model: nn.Module, dataset: Dataset | None,
+              record: dict, metrics, eval_every: int) -> None:
+    history.step.append(step)
+    history.loss.append(float(record["total"]))
+    history.reg.append(float(record["reg"]))
+    for name, value in record["parts"].items():
+        history.parts.setdefault(name, []).append(float(value))
+    evaluate = step % eval_every == 0
+    if dataset is not None:
+        nan = math.nan
+        history.train_rmse.append(rmse(model, dataset.train_input, dataset.train_label) if evaluate else nan)
+        history.test_rmse.append(rmse(model, dataset.test_input, dataset.test_label) if evaluate else nan)
+    for name, metric in (metrics or {}).items():
+        history.parts.setdefault(name, []).append(float(metric(model)) if evaluate else math.nan)

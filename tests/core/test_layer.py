@@ -1,0 +1,117 @@
+"""KANLayer: forward paths agree, gradients, initialization, grid edits."""
+
+import math
+
+import pytest
+import torch
+
+from kansci.core.grid import fit_coefficients
+from kansci.core.layer import KANLayer
+from tests.conftest import float64
+
+
+def _layer(mode="auto", grid=7, n_in=3, n_out=4, seed=0, **kw):
+    gen = torch.Generator().manual_seed(seed)
+    return KANLayer(n_in, n_out, grid, 3, basis_mode=mode, generator=gen, dtype=torch.float64, **kw)
+
+
+def _smooth_layer(grid=10):
+    """A layer whose splines are smooth functions (sin, cos, x^2 per edge)."""
+    layer = _layer(grid=grid, n_in=2, n_out=2)
+    x = torch.linspace(-1, 1, 400, dtype=torch.float64).unsqueeze(1).expand(-1, 2)
+    target = torch.stack([torch.sin(3 * x), torch.cos(2 * x) * x, x**2, torch.exp(x)], -1)
+    with torch.no_grad():
+        layer.coef.copy_(fit_coefficients(layer.basis(x), target.reshape(400, 2, 4)[:, :, :2]))
+    return layer
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_forward_equals_sum_of_edge_activations(mode):
+    layer = _layer(mode)
+    with torch.no_grad():
+        layer.mask[1, 2] = 0.0
+    x = float64(64, 3, lo=-2.5, hi=2.5)
+    torch.testing.assert_close(layer(x), layer.edge_activations(x).sum(1), rtol=1e-12, atol=1e-12)
+
+
+def test_dense_and_sparse_paths_agree_at_large_grid():
+    dense, sparse = _layer("dense", grid=60), _layer("sparse", grid=60)
+    x = float64(128, 3, lo=-1.2, hi=1.2)
+    torch.testing.assert_close(dense(x), sparse(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_gradcheck_float64(mode):
+    layer = _layer(mode, grid=4, n_in=2, n_out=2)
+    with torch.no_grad():
+        layer.mask[0, 1] = 0.0
+    x = float64(16, 2, seed=2, lo=-1.3, hi=1.3).requires_grad_()
+    names = ("coef", "scale_base", "scale_spline")
+    params = tuple(getattr(layer, n).detach().clone().requires_grad_() for n in names)
+
+    def fn(x, *values):
+        return torch.func.functional_call(layer, dict(zip(names, values)), (x,))
+
+    assert torch.autograd.gradcheck(fn, (x, *params))
+
+
+def test_second_derivative_through_dense_layer():
+    layer = _layer("dense", grid=5, n_in=2, n_out=1)
+    x = float64(8, 2, seed=3).requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda t: layer(t), (x,))
+
+
+def test_initialization_follows_reference():
+    layer = KANLayer(50, 40, grid=5, k=3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    fan = 1 / math.sqrt(50)
+    assert torch.all(layer.scale_base.abs() <= fan)
+    assert abs(layer.scale_base.std().item() - fan / math.sqrt(3)) < 0.05 * fan
+    torch.testing.assert_close(layer.scale_spline, torch.full_like(layer.scale_spline, fan))
+    # the spline interpolates noise of amplitude noise_scale / (2G) = 0.03 at the grid points
+    values = layer.spline_values(layer.grid.t())
+    assert values.abs().max() <= 0.03 + 1e-12
+    assert values.abs().max() > 0.025
+    torch.testing.assert_close(layer.grid[0], torch.linspace(-1, 1, 6, dtype=torch.float64))
+
+
+def test_update_grid_keeps_a_smooth_function():
+    layer = _smooth_layer()
+    x = float64(500, 2, seed=4, lo=-0.8, hi=0.6)
+    before = layer(x)
+    layer.update_grid_(x)
+    assert layer.grid[:, 0].tolist() == pytest.approx(x.min(0).values.tolist(), abs=1e-3)
+    # a cubic spline on a different G=10 grid reproduces the old one to O(h^4 f^(4)) ~ 3e-4
+    torch.testing.assert_close(layer(x), before, rtol=0, atol=1e-3)
+
+
+def test_update_grid_on_constant_input_is_finite():
+    layer = _layer(n_in=2)
+    x = torch.zeros(100, 2, dtype=torch.float64)
+    layer.update_grid_(x)
+    assert torch.isfinite(layer.coef).all() and torch.isfinite(layer(x)).all()
+
+
+def test_refine_nested_grid_is_exact_and_general_grid_close():
+    layer = _smooth_layer(grid=10)
+    x = float64(300, 2, seed=5)
+    torch.testing.assert_close(layer.refined(20)(x), layer(x), rtol=0, atol=1e-12)
+    # non-nested knots: least-squares error of the finer spline, ~3e-5 here
+    torch.testing.assert_close(layer.refined(33)(x), layer(x), rtol=0, atol=1e-4)
+    assert layer.grid_size == 10  # the original is untouched
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"in_features": 0}, "in_features"),
+        ({"out_features": -2}, "out_features"),
+        ({"grid": 0}, "grid"),
+        ({"k": 0}, "spline order"),
+        ({"grid_range": (1.0, -1.0)}, "grid_range"),
+        ({"basis_mode": "fast"}, "basis_mode"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    args = {"in_features": 2, "out_features": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        KANLayer(**args)

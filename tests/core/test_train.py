@@ -1,0 +1,140 @@
+"""fit(): accuracy on the paper's example, sparsity, NaN recovery, checkpoints."""
+
+import math
+
+import pytest
+import torch
+
+import kansci
+from kansci import KAN, fit
+from kansci.core.prune import prune
+from kansci.core.regularize import sparsity_penalty
+from kansci.datasets import Dataset, from_function
+
+
+def _paper_data(n=1000):
+    f = lambda x: torch.exp(torch.sin(torch.pi * x[:, 0]) + x[:, 1] ** 2)  # noqa: E731
+    return from_function(f, 2, n_train=n, n_test=n, seed=0, dtype=torch.float64)
+
+
+def test_sparsity_penalty_by_hand():
+    acts = torch.tensor([[[1.0, -3.0]], [[-1.0, 1.0]]], dtype=torch.float64)  # batch 2, in 1, out 2
+    scale = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    p = scale / (3.0 + 1e-4)
+    entropy = -(p * torch.log(p + 1e-4)).sum()
+    expected = 0.5 * 3.0 + 0.25 * entropy
+    got = sparsity_penalty([acts], lamb_l1=0.5, lamb_entropy=0.25)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+def test_fit_reaches_paper_accuracy_and_grid_extension_improves_it():
+    data = _paper_data()
+    model = KAN([2, 5, 1], grid=5, seed=0, dtype=torch.float64)
+    history = fit(model, data, steps=200, progress=False)
+    assert history.status == "completed"
+    assert history.test_rmse[-1] < 1e-3
+    assert history.events[0] == "grid updated at step 0"
+    fine = model.refine(20, data.train_input)
+    fit(fine, data, steps=200, progress=False)
+    assert kansci.rmse(fine, data.test_input, data.test_label) < 1e-5
+
+
+def test_same_seed_twice_gives_identical_training():
+    data = _paper_data(200)
+    runs = []
+    for _ in range(2):
+        model = KAN([2, 3, 1], seed=1, dtype=torch.float64)
+        h = fit(model, data, steps=6, batch=50, opt="adam", lr=1e-2, lamb=1e-3, progress=False, seed=3)
+        runs.append((h.loss, [p.detach().clone() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+def test_sparsify_and_prune_removes_the_unused_input():
+    f = lambda x: x[:, 0] ** 2 + torch.sin(torch.pi * x[:, 1])  # noqa: E731  x2 is irrelevant
+    data = from_function(f, 3, n_train=500, n_test=500, seed=1, dtype=torch.float64)
+    model = KAN([3, 3, 1], grid=5, seed=0, dtype=torch.float64)
+    fit(model, data, steps=40, lamb=1e-2, progress=False)
+    small = prune(model, data.train_input, inputs=True)
+    assert small.config.input_ids == (0, 1)
+    fit(small, data.select_inputs(small.config.input_ids), steps=30, progress=False)
+    assert kansci.rmse(small, data.test_input[:, [0, 1]], data.test_label) < 1e-2
+
+
+def test_loss_closure_and_nan_restores_last_good_parameters():
+    model = KAN([1, 2, 1], dtype=torch.float64)
+    x = torch.linspace(-1, 1, 50, dtype=torch.float64).unsqueeze(1)
+    calls = {"n": 0}
+
+    def loss(m):
+        calls["n"] += 1
+        value = (m(x) - torch.sin(3 * x)).square().mean()
+        if calls["n"] > 8:
+            value = value * torch.tensor(math.nan, dtype=torch.float64)
+        return value, {"mse": value.detach()}
+
+    snapshots = []
+    history = fit(model, loss, steps=50, opt="adam", lr=1e-2, progress=False,
+                  callbacks=[lambda s, m, h: snapshots.append([p.detach().clone() for p in m.parameters()])])
+    assert history.status == "nan_restored"
+    assert len(history.step) == 8 and "non-finite" in history.events[-1]
+    assert all(torch.equal(a, b) for a, b in zip(snapshots[-1], model.parameters()))
+    assert len(history.parts["mse"]) == 8
+
+
+def test_checkpoint_resume_loses_at_most_n_steps_and_matches_uninterrupted(tmp_path):
+    data = _paper_data(200)
+    reference = KAN([2, 3, 1], seed=2, dtype=torch.float64)
+    ref_hist = fit(reference, data, steps=12, batch=64, progress=False, stop_grid_update_step=8)
+
+    path = tmp_path / "run.ckpt"
+
+    class Interrupt(Exception):
+        pass
+
+    def crash(step, model, history):
+        if step == 8:
+            raise Interrupt
+
+    model = KAN([2, 3, 1], seed=2, dtype=torch.float64)
+    with pytest.raises(Interrupt):
+        fit(model, data, steps=12, batch=64, progress=False, stop_grid_update_step=8,
+            checkpoint=path, checkpoint_every=5, callbacks=[crash])
+    fresh = KAN([2, 3, 1], seed=2, dtype=torch.float64)
+    hist = fit(fresh, data, steps=12, batch=64, progress=False, stop_grid_update_step=8,
+               checkpoint=path, checkpoint_every=5, resume=True)
+    assert "resumed at step 5" in hist.events
+    assert hist.step == ref_hist.step
+    torch.testing.assert_close(hist.loss, ref_hist.loss, rtol=1e-10, atol=0)
+    x = data.test_input
+    torch.testing.assert_close(fresh(x), reference(x), rtol=1e-10, atol=1e-12)
+    assert kansci.load(path).config == fresh.config
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: Dataset(d.train_input, d.train_label[:-1], d.test_input, d.test_label), "rows"),
+        (lambda d: Dataset(d.train_input.clone().fill_(math.nan), d.train_label, d.test_input, d.test_label), "NaN"),
+        (lambda d: Dataset(d.train_input[:0], d.train_label[:0], d.test_input, d.test_label), "empty"),
+        (lambda d: Dataset(d.train_input[:, 0], d.train_label, d.test_input, d.test_label), "2-D"),
+        (lambda d: Dataset(d.train_input.float(), d.train_label, d.test_input, d.test_label), "dtype"),
+    ],
+)
+def test_bad_data_is_named(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make(_paper_data(20))
+
+
+def test_fit_checks_model_and_data_agree():
+    data = _paper_data(20)
+    with pytest.raises(ValueError, match="expects"):
+        fit(KAN([3, 1], dtype=torch.float64), data, steps=1, progress=False)
+    with pytest.raises(TypeError, match="float32"):
+        fit(KAN([2, 1]), data, steps=1, progress=False)
+    with pytest.raises(ValueError, match="outputs"):
+        fit(KAN([2, 2], dtype=torch.float64), data, steps=1, progress=False)
+    with pytest.raises(ValueError, match="opt"):
+        fit(KAN([2, 1], dtype=torch.float64), data, opt="sgd")
+    with pytest.raises(ValueError, match="resume"):
+        fit(KAN([2, 1], dtype=torch.float64), data, resume=True)
