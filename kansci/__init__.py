@@ -1,5 +1,7 @@
 """kansci: scientific discovery with Kolmogorov-Arnold Networks."""
 
+import logging
+
 from kansci.core import (
     KAN,
     History,
@@ -16,6 +18,8 @@ from kansci.core import (
 from kansci.datasets import Dataset
 
 __version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # the caller decides where logs go
 
 __all__ = [
     "KAN",

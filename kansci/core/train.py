@@ -255,6 +255,7 @@ def fit(
             reg = sparsity_penalty(model.edge_activations(x_reg), lamb_l1, lamb_entropy)
         return loss + lamb * reg, reg, parts
 
+    verified: dict[str, Tensor] | None = None
     bar = tqdm(range(start, steps), disable=(None if progress is None else not progress), desc="fit", leave=False)
     try:
         for step in bar:
@@ -266,7 +267,7 @@ def fit(
                 model.update_grid_(xy[0] if xy is not None else grid_samples)
                 optimizer = _make_optimizer(model.parameters(), opt, lr, lbfgs_iters)
                 history.events.append(f"grid updated at step {step}")
-            good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            start_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             xy = draw_batch()
             record: dict[str, Any] = {}
 
@@ -274,15 +275,20 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 total, reg, parts = objective(xy)
                 total.backward()
+                record.setdefault("first", total.detach())
                 record.update(total=total.detach(), reg=reg.detach(), parts=parts)
                 return total
 
             optimizer.step(closure)
+            first = record.get("first")
+            if first is not None and bool(torch.isfinite(first)):
+                verified = start_state  # the loss at the step's starting point was finite
             total = record.get("total")
             if total is None or not bool(torch.isfinite(total)) or not _finite(model):
-                model.load_state_dict(good)
+                if verified is not None:
+                    model.load_state_dict(verified)
                 history.status = "nan_restored"
-                history.events.append(f"non-finite loss or parameters at step {step}: restored step {step - 1}")
+                history.events.append(f"non-finite loss or parameters at step {step}: restored the last parameters with a finite loss")
                 log.warning("non-finite loss at step %d; restored the last good parameters and stopped", step)
                 break
             _log_step(history, step, model, dataset, record, metrics, eval_every)

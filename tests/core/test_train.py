@@ -78,8 +78,17 @@ def test_loss_closure_and_nan_restores_last_good_parameters():
                   callbacks=[lambda s, m, h: snapshots.append([p.detach().clone() for p in m.parameters()])])
     assert history.status == "nan_restored"
     assert len(history.step) == 8 and "non-finite" in history.events[-1]
-    assert all(torch.equal(a, b) for a, b in zip(snapshots[-1], model.parameters()))
+    # the last parameters whose loss was seen finite: the start of step 7 (after step 6)
+    assert all(torch.equal(a, b) for a, b in zip(snapshots[-2], model.parameters()))
     assert len(history.parts["mse"]) == 8
+
+
+def test_divergence_restores_parameters_with_a_finite_loss():
+    data = _paper_data(50)
+    model = KAN([2, 5, 1], seed=0, dtype=torch.float64)
+    history = fit(model, data, steps=3, opt="adam", lr=1e200, progress=False)
+    assert history.status == "nan_restored"
+    assert torch.isfinite(model(data.train_input)).all()
 
 
 def test_checkpoint_resume_loses_at_most_n_steps_and_matches_uninterrupted(tmp_path):
