@@ -75,8 +75,8 @@ class BasisTable:
     ----------
     knots : Tensor, shape (in_features, G + 1 + 2k)
         The extended grid.
-    consts : Tensor, shape (M, in_features * (G + 2k + 2))
-        Column ``i * n_rows + c`` holds, for feature i and row c: k left knots,
+    consts : Tensor, shape (in_features * (G + 2k + 2), M)
+        Row ``i * n_rows + c`` holds, for feature i and row c: k left knots,
         k right knots, k(k+1)/2 reciprocal knot differences and the validity of
         each of the k+1 local bases (M = 2k + k(k+1)/2 + k + 1).
     local_index : Tensor of int64, shape (in_features * n_rows, k + 1)
@@ -131,9 +131,9 @@ class BasisTable:
         local = j[:, None] - k + torch.arange(k + 1, device=knots.device)  # (n_int, k+1): B_{j-k+s}
         valid = ((local >= 0) & (local < n_basis)).to(knots.dtype)
         cols += [valid[:, s].expand(n_in, n_int) for s in range(k + 1)]
-        body = torch.stack(cols, dim=0)  # (M, in, n_int)
-        sentinel = body.new_zeros(body.shape[0], n_in, 1)
-        consts = torch.cat([sentinel, body, sentinel], dim=2).reshape(body.shape[0], -1).contiguous()
+        body = torch.stack(cols, dim=-1)  # (in, n_int, M)
+        sentinel = body.new_zeros(n_in, 1, body.shape[-1])
+        consts = torch.cat([sentinel, body, sentinel], dim=1).reshape(-1, body.shape[-1]).contiguous()
 
         local = torch.cat([local[:1], local, local[-1:]]).clamp(0, n_basis - 1)  # (n_rows, k+1)
         offsets = torch.arange(n_in, device=knots.device)[:, None, None] * n_basis
@@ -165,8 +165,8 @@ def _levels(x: Tensor, consts: Tensor, k: int, top: int) -> list[list[Tensor]]:
 
     Returns ``levels[r][s]`` = value of ``B_{j-r+s, r}(x)`` for s = 0..r.
     """
-    left = [None] + [x - consts[r - 1] for r in range(1, top + 1)]
-    right = [None] + [consts[k + r - 1] - x for r in range(1, top + 1)]
+    left = [None] + [x - consts[..., r - 1] for r in range(1, top + 1)]
+    right = [None] + [consts[..., k + r - 1] - x for r in range(1, top + 1)]
     levels = [[torch.ones_like(x)]]
     for r in range(1, top + 1):
         prev = levels[-1]
@@ -184,11 +184,12 @@ def _levels(x: Tensor, consts: Tensor, k: int, top: int) -> list[list[Tensor]]:
 
 def _inv(consts: Tensor, k: int, r: int, s: int) -> Tensor:
     """Reciprocal knot difference 1/(t[j+s+1] - t[j+s+1-r]) from the table."""
-    return consts[2 * k + r * (r - 1) // 2 + s]
+    return consts[..., 2 * k + r * (r - 1) // 2 + s]
 
 
-def _valid(consts: Tensor, k: int, s: int) -> Tensor:
-    return consts[2 * k + k * (k + 1) // 2 + s]
+def _valid(consts: Tensor, k: int) -> Tensor:
+    """Which of the k+1 local bases exist, shape (..., k + 1)."""
+    return consts[..., -(k + 1) :]
 
 
 def _derivative(levels: list[list[Tensor]], consts: Tensor, k: int, order: int) -> list[Tensor]:
@@ -214,7 +215,7 @@ def _evaluate(x: Tensor, consts: Tensor, k: int, order: int) -> Tensor:
     """``order``-th derivative of the local bases, shape (*x.shape, k + 1)."""
     levels = _levels(x, consts, k, k)
     vals = levels[k] if order == 0 else _derivative(levels, consts, k, order)
-    return torch.stack([v * _valid(consts, k, s) for s, v in enumerate(vals)], dim=-1)
+    return torch.stack(vals, dim=-1) * _valid(consts, k)
 
 
 def _values_and_slope(x: Tensor, consts: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -229,14 +230,14 @@ def _values_and_slope(x: Tensor, consts: Tensor, k: int) -> tuple[Tensor, Tensor
     vals, slopes = [], []
     saved = None
     for s in range(k):
-        term = (consts[k + s] - x) * temps[s]  # right knot t[j+s+1]
+        term = (consts[..., k + s] - x) * temps[s]  # right knot t[j+s+1]
         vals.append(term if saved is None else saved + term)
-        saved = (x - consts[k - s - 1]) * temps[s]  # left knot t[j+1-k+s]
+        saved = (x - consts[..., k - s - 1]) * temps[s]  # left knot t[j+1-k+s]
     vals.append(saved)
     slopes = [temps[0].neg()] + [temps[s - 1] - temps[s] for s in range(1, k)] + [temps[k - 1]]
-    valid = [_valid(consts, k, s) for s in range(k + 1)]
-    values = torch.stack([v * m for v, m in zip(vals, valid)], dim=-1)
-    slope = torch.stack([d * m for d, m in zip(slopes, valid)], dim=-1).mul_(k)
+    valid = _valid(consts, k)
+    values = torch.stack(vals, dim=-1) * valid
+    slope = torch.stack(slopes, dim=-1).mul_(valid * k)
     return values, slope
 
 
@@ -283,7 +284,7 @@ def local_basis(x: Tensor, table: BasisTable, derivative: int = 0) -> tuple[Tens
         Row of each entry in the table (see :meth:`BasisTable.locate`).
     """
     row = table.locate(x)
-    consts = table.consts.index_select(1, row.reshape(-1)).reshape(-1, *row.shape)
+    consts = table.consts.index_select(0, row.reshape(-1)).view(*row.shape, -1)
     return _LocalBasis.apply(x, consts, table.k, derivative), row
 
 

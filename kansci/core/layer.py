@@ -17,7 +17,7 @@ __all__ = ["KANLayer", "BasisMode"]
 BasisMode = Literal["auto", "dense", "sparse"]
 
 # Above this many bases per edge the sparse (gather) path beats the dense matmul.
-SPARSE_FROM_BASES = 24
+SPARSE_FROM_BASES = 40
 
 
 class KANLayer(nn.Module):
@@ -175,11 +175,13 @@ class KANLayer(nn.Module):
         """
         table = self.table()
         batch = values.shape[0]
-        if self.use_sparse():
-            idx = table.flat_index.index_select(0, row.reshape(-1)).reshape(batch, -1)
-            picked = F.embedding(idx, spline_weight)  # (batch, in*(k+1), out)
-            spline = torch.bmm(values.reshape(batch, 1, -1), picked).squeeze(1)
-            return torch.addmm(spline, base, base_weight)
+        if self.use_sparse():  # gather the k+1 coefficient rows each input touches
+            idx = table.flat_index.index_select(0, row.reshape(-1)).view(batch, self.in_features, -1)
+            out = base @ base_weight
+            for s in range(self.k + 1):
+                picked = spline_weight.index_select(0, idx[..., s].reshape(-1)).view(batch, self.in_features, -1)
+                out = out + (picked * values[..., s : s + 1]).sum(1)
+            return out
         dense = scatter_dense(values, row, table).reshape(batch, -1)
         return torch.addmm(base @ base_weight, dense, spline_weight)
 
