@@ -148,14 +148,24 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         torch_dtype = getattr(torch, self.dtype)
         self.model_ = KAN(
             [X.shape[1], *(int(h) for h in hidden), self.n_outputs_],
-            grid=self.grid, k=self.spline_order, seed=seed, dtype=torch_dtype,
+            grid=self.grid,
+            k=self.spline_order,
+            seed=seed,
+            dtype=torch_dtype,
         )
         x = self._scaled_tensor(X)
         target = torch.from_numpy((y - self.y_mean_) / self.y_scale_).to(torch_dtype)
         self.history_ = fit_model(
-            self.model_, Dataset(x, target, x, target),
-            steps=self.steps, opt=self.optimizer, lr=self.learning_rate, batch=self.batch_size,
-            lamb=self.regularization, update_grid=self.update_grid, progress=False, seed=seed,
+            self.model_,
+            Dataset(x, target, x, target),
+            steps=self.steps,
+            opt=self.optimizer,
+            lr=self.learning_rate,
+            batch=self.batch_size,
+            lamb=self.regularization,
+            update_grid=self.update_grid,
+            progress=False,
+            seed=seed,
         )
         if self.history_.status == "nan_restored":
             warnings.warn(

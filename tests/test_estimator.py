@@ -122,9 +122,17 @@ def test_get_params_set_params_round_trip():
     other = KANRegressor().set_params(**params)
     assert other.get_params() == params
     assert KANRegressor().get_params() == {
-        "hidden": (5,), "grid": 5, "spline_order": 3, "steps": 50, "optimizer": "lbfgs",
-        "learning_rate": None, "batch_size": -1, "regularization": 0.0, "update_grid": True,
-        "dtype": "float64", "random_state": 0,
+        "hidden": (5,),
+        "grid": 5,
+        "spline_order": 3,
+        "steps": 50,
+        "optimizer": "lbfgs",
+        "learning_rate": None,
+        "batch_size": -1,
+        "regularization": 0.0,
+        "update_grid": True,
+        "dtype": "float64",
+        "random_state": 0,
     }
 
 

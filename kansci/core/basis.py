@@ -145,8 +145,14 @@ class BasisTable:
         uniform = None
         if bool(((steps - h[:, None]).abs() <= 1e-9 * h[:, None].abs()).all()) and bool((h > 0).all()):
             uniform = (knots[:, 0].clone(), 1.0 / h)
-        return cls(knots=knots, consts=consts, local_index=local.contiguous(), flat_index=flat.contiguous(),
-                   k=k, uniform=uniform)
+        return cls(
+            knots=knots,
+            consts=consts,
+            local_index=local.contiguous(),
+            flat_index=flat.contiguous(),
+            k=k,
+            uniform=uniform,
+        )
 
     def locate(self, x: Tensor) -> Tensor:
         """Row of the table for every entry of x, shape (batch, in_features), int64."""
@@ -242,26 +248,31 @@ def _values_and_slope(x: Tensor, consts: Tensor, k: int) -> tuple[Tensor, Tensor
 
 
 class _LocalBasis(torch.autograd.Function):
-    """Values of the k+1 local bases; differentiable in x to any order."""
+    """Values of the k+1 local bases; differentiable in x to any order.
+
+    Only x, the row indices and the derivative are kept for backward; the
+    per-point constants are gathered again if a second derivative is asked for.
+    """
 
     @staticmethod
-    def forward(ctx, x: Tensor, consts: Tensor, k: int, order: int) -> Tensor:  # type: ignore[override]
-        need_grad = ctx.needs_input_grad[0]
+    def forward(ctx, x: Tensor, table: Tensor, row: Tensor, k: int, order: int) -> Tensor:  # type: ignore[override]
+        consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
         ctx.k, ctx.order = k, order
-        if order == 0 and need_grad:
-            values, slope = _values_and_slope(x, consts, k)
-            ctx.save_for_backward(x, consts, slope)
-            return values
-        if need_grad:
-            ctx.save_for_backward(x, consts, _evaluate(x, consts, k, order + 1))
-        return _evaluate(x, consts, k, order)
+        if not ctx.needs_input_grad[0]:
+            return _evaluate(x, consts, k, order)
+        if order == 0:
+            values, deriv = _values_and_slope(x, consts, k)
+        else:
+            values, deriv = _evaluate(x, consts, k, order), _evaluate(x, consts, k, order + 1)
+        ctx.save_for_backward(x, table, row, deriv)
+        return values
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        x, consts, deriv = ctx.saved_tensors
+        x, table, row, deriv = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: keep the derivative differentiable
-            deriv = _LocalBasis.apply(x, consts, ctx.k, ctx.order + 1)
-        return (grad * deriv).sum(-1), None, None, None
+            deriv = _LocalBasis.apply(x, table, row, ctx.k, ctx.order + 1)
+        return (grad * deriv).sum(-1), None, None, None, None
 
 
 def local_basis(x: Tensor, table: BasisTable, derivative: int = 0) -> tuple[Tensor, Tensor]:
@@ -284,8 +295,7 @@ def local_basis(x: Tensor, table: BasisTable, derivative: int = 0) -> tuple[Tens
         Row of each entry in the table (see :meth:`BasisTable.locate`).
     """
     row = table.locate(x)
-    consts = table.consts.index_select(0, row.reshape(-1)).view(*row.shape, -1)
-    return _LocalBasis.apply(x, consts, table.k, derivative), row
+    return _LocalBasis.apply(x, table.consts, row, table.k, derivative), row
 
 
 def scatter_dense(values: Tensor, row: Tensor, table: BasisTable) -> Tensor:

@@ -52,9 +52,13 @@ def model_record(model: KAN) -> dict:
 def model_from_record(record: dict, source: str, device: torch.device | str | None = None) -> KAN:
     """Rebuild a KAN from :func:`model_record` output."""
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"{source} is not a kansci KAN checkpoint (no '{FORMAT}' format tag); save models with kansci.save")
+        raise ValueError(
+            f"{source} is not a kansci KAN checkpoint (no '{FORMAT}' format tag); save models with kansci.save"
+        )
     if record.get("version", 0) > VERSION:
-        raise ValueError(f"{source} was written by a newer kansci (format {record['version']}); upgrade kansci to load it")
+        raise ValueError(
+            f"{source} was written by a newer kansci (format {record['version']}); upgrade kansci to load it"
+        )
     try:
         config = KANConfig(**record["config"])
     except (TypeError, ValueError) as err:

@@ -96,7 +96,7 @@ class KANLayer(nn.Module):
         self.scale_spline = nn.Parameter(torch.full((in_features, out_features), fan, **kw))
         with torch.no_grad():
             points = knots[:, k : k + grid + 1].t()  # (G+1, in): the grid points
-            noise = (torch.rand(grid + 1, in_features, out_features, generator=generator, **kw) - 0.5)
+            noise = torch.rand(grid + 1, in_features, out_features, generator=generator, **kw) - 0.5
             noise = noise * (noise_scale / grid)
             self.coef.copy_(fit_coefficients(self.basis(points), noise))
 
@@ -249,8 +249,14 @@ class KANLayer(nn.Module):
             pts = torch.cat([pts, x.detach()], dim=0)
         target = self.spline_values(pts)
         out = KANLayer(
-            self.in_features, self.out_features, intervals, self.k, grid_eps=self.grid_eps,
-            basis_mode=self.basis_mode, dtype=self.knots.dtype, device=self.knots.device,
+            self.in_features,
+            self.out_features,
+            intervals,
+            self.k,
+            grid_eps=self.grid_eps,
+            basis_mode=self.basis_mode,
+            dtype=self.knots.dtype,
+            device=self.knots.device,
         )
         out.knots.copy_(extend_grid(new_grid, self.k))
         out.mask.copy_(self.mask)
@@ -263,8 +269,14 @@ class KANLayer(nn.Module):
     def subset(self, in_ids: Tensor, out_ids: Tensor) -> KANLayer:
         """A copy keeping only the given input and output nodes (for pruning)."""
         out = KANLayer(
-            len(in_ids), len(out_ids), self.grid_size, self.k, grid_eps=self.grid_eps,
-            basis_mode=self.basis_mode, dtype=self.knots.dtype, device=self.knots.device,
+            len(in_ids),
+            len(out_ids),
+            self.grid_size,
+            self.k,
+            grid_eps=self.grid_eps,
+            basis_mode=self.basis_mode,
+            dtype=self.knots.dtype,
+            device=self.knots.device,
         )
         out.knots.copy_(self.knots[in_ids])
         out.mask.copy_(self.mask[in_ids][:, out_ids])

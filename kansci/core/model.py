@@ -186,13 +186,16 @@ class KAN(nn.Module):
         if x.ndim != 2 or x.shape[1] != self.width[0]:
             hint = ""
             if self.config.input_ids is not None:
-                hint = f" (this model was pruned to input columns {list(self.config.input_ids)}: pass x[:, model.config.input_ids])"
+                ids = list(self.config.input_ids)
+                hint = f" (this model was pruned to input columns {ids}: pass x[:, model.config.input_ids])"
             shape = tuple(x.shape)
             raise ValueError(f"{name} has shape {shape} but the model expects (batch, {self.width[0]}){hint}")
         if x.dtype != self.dtype:
             raise TypeError(f"{name} has dtype {x.dtype} but the model is {self.dtype}; use {name}.to({self.dtype})")
         if x.device != self.device:
-            raise ValueError(f"{name} is on {x.device} but the model is on {self.device}; use {name}.to('{self.device}')")
+            raise ValueError(
+                f"{name} is on {x.device} but the model is on {self.device}; use {name}.to('{self.device}')"
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         """Evaluate the network.

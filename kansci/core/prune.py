@@ -87,7 +87,8 @@ def prune(
     for layer in range(1, model.depth):
         strength_in = scores[layer - 1].amax(dim=0)
         strength_out = scores[layer].amax(dim=1)
-        keep.append(_kept((strength_in > threshold) & (strength_out > threshold), torch.minimum(strength_in, strength_out)))
+        alive = (strength_in > threshold) & (strength_out > threshold)
+        keep.append(_kept(alive, torch.minimum(strength_in, strength_out)))
     keep.append(torch.arange(model.width[-1], device=model.device))
 
     base_ids = model.config.input_ids or tuple(range(model.width[0]))
@@ -97,9 +98,7 @@ def prune(
         input_ids=tuple(base_ids[i] for i in keep[0].tolist()) if inputs else model.config.input_ids,
     )
     out = model._shell(config)
-    out.layers = nn.ModuleList(
-        layer.subset(keep[i], keep[i + 1]) for i, layer in enumerate(model.layers)
-    )
+    out.layers = nn.ModuleList(layer.subset(keep[i], keep[i + 1]) for i, layer in enumerate(model.layers))
     _absorb_removed(model, out, keep, x)
     if edge_threshold is not None:
         for layer, e in zip(out.layers, edge_scores(out, x[:, keep[0]])):
@@ -116,13 +115,14 @@ def _absorb_removed(model: KAN, out: KAN, keep: list[Tensor], x: Tensor) -> None
     (B-splines sum to one there), so pruning dead nodes keeps the function.
     """
     edge_acts = model.edge_activations(x)
-    for l, (old, new) in enumerate(zip(model.layers, out.layers)):
+    for depth, (old, new) in enumerate(zip(model.layers, out.layers)):
         removed = torch.ones(old.in_features, dtype=torch.bool, device=x.device)
-        removed[keep[l]] = False
+        removed[keep[depth]] = False
         if not bool(removed.any()):
             continue
-        lost = edge_acts[l][:, removed][:, :, keep[l + 1]].mean(dim=0).sum(dim=0)  # (out_kept,)
-        scores = edge_acts[l][:, keep[l]][:, :, keep[l + 1]].abs().mean(dim=0)  # (in_kept, out_kept)
+        acts = edge_acts[depth][:, :, keep[depth + 1]]
+        lost = acts[:, removed].mean(dim=0).sum(dim=0)  # (out_kept,)
+        scores = acts[:, keep[depth]].abs().mean(dim=0)  # (in_kept, out_kept)
         for o in range(new.out_features):
             i = int(scores[:, o].argmax())
             scale = new.scale_spline[i, o] * new.mask[i, o]

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from kansci.core.io import model_record, read_checkpoint, write_atomic
+from kansci.core.lbfgs import LBFGS
 from kansci.core.model import KAN
 from kansci.core.regularize import sparsity_penalty
 from kansci.datasets.base import Dataset
@@ -76,10 +77,7 @@ def rmse(model: nn.Module, x: Tensor, y: Tensor) -> float:
 
 def _make_optimizer(params, opt: str, lr: float, lbfgs_iters: int) -> torch.optim.Optimizer:
     if opt == "lbfgs":
-        return torch.optim.LBFGS(
-            params, lr=lr, max_iter=lbfgs_iters, history_size=10, line_search_fn="strong_wolfe",
-            tolerance_grad=1e-32, tolerance_change=1e-32,
-        )
+        return LBFGS(params, lr=lr, max_iter=lbfgs_iters, history_size=10)
     return torch.optim.Adam(params, lr=lr)
 
 
@@ -242,7 +240,7 @@ def fit(
     def objective(xy) -> tuple[Tensor, Tensor, dict]:
         if xy is None:
             out = data(model)
-            loss, parts = (out if isinstance(out, tuple) else (out, {}))
+            loss, parts = out if isinstance(out, tuple) else (out, {})
         else:
             loss, parts = loss_fn(model(xy[0]), xy[1]), {}
         reg = loss.new_zeros(())
@@ -260,8 +258,11 @@ def fit(
     try:
         for step in bar:
             if (
-                update_grid and is_kan and grid_samples is not None
-                and step % grid_update_every == 0 and step < stop_grid_update_step
+                update_grid
+                and is_kan
+                and grid_samples is not None
+                and step % grid_update_every == 0
+                and step < stop_grid_update_step
             ):
                 xy = draw_batch()
                 model.update_grid_(xy[0] if xy is not None else grid_samples)
@@ -271,7 +272,7 @@ def fit(
             xy = draw_batch()
             record: dict[str, Any] = {}
 
-            def closure() -> Tensor:
+            def closure(optimizer=optimizer, xy=xy, record=record) -> Tensor:
                 optimizer.zero_grad(set_to_none=True)
                 total, reg, parts = objective(xy)
                 total.backward()
@@ -288,7 +289,9 @@ def fit(
                 if verified is not None:
                     model.load_state_dict(verified)
                 history.status = "nan_restored"
-                history.events.append(f"non-finite loss or parameters at step {step}: restored the last parameters with a finite loss")
+                history.events.append(
+                    f"non-finite loss or parameters at step {step}: restored the last parameters with a finite loss"
+                )
                 log.warning("non-finite loss at step %d; restored the last good parameters and stopped", step)
                 break
             _log_step(history, step, model, dataset, record, metrics, eval_every)
@@ -306,8 +309,9 @@ def fit(
     return history
 
 
-def _log_step(history: History, step: int, model: nn.Module, dataset: Dataset | None,
-              record: dict, metrics, eval_every: int) -> None:
+def _log_step(
+    history: History, step: int, model: nn.Module, dataset: Dataset | None, record: dict, metrics, eval_every: int
+) -> None:
     history.step.append(step)
     history.loss.append(float(record["total"]))
     history.reg.append(float(record["reg"]))

@@ -48,18 +48,24 @@ class Dataset:
             if not isinstance(t, Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}; use torch.as_tensor")
             if t.ndim != 2:
-                raise ValueError(f"{name} must be 2-D (samples, features), got shape {tuple(t.shape)}; reshape 1-D data with .reshape(-1, 1)")
+                raise ValueError(
+                    f"{name} must be 2-D (samples, features), got shape {tuple(t.shape)}; "
+                    "reshape 1-D data with .reshape(-1, 1)"
+                )
             if not t.is_floating_point():
                 raise TypeError(f"{name} must be floating point, got {t.dtype}; use .to(torch.float32)")
             if t.numel() == 0:
-                raise ValueError(f"{name} is empty (shape {tuple(t.shape)}); a dataset needs samples in train and test")
+                raise ValueError(f"{name} is empty (shape {tuple(t.shape)}); a dataset needs train and test samples")
             bad = ~torch.isfinite(t)
             if bool(bad.any()):
                 row = int(torch.nonzero(bad)[0, 0])
-                raise ValueError(f"{name} has {int(bad.sum())} NaN/inf entries (first in row {row}); drop or impute them first")
+                raise ValueError(
+                    f"{name} has {int(bad.sum())} NaN/inf entries (first in row {row}); drop or impute them first"
+                )
         dtypes = {t.dtype for t in parts.values()}
         if len(dtypes) > 1:
-            raise TypeError(f"all tensors must share one dtype, got {sorted(map(str, dtypes))}; convert with .to(dtype)")
+            found = sorted(map(str, dtypes))
+            raise TypeError(f"all tensors must share one dtype, got {found}; convert with .to(dtype)")
         for split in ("train", "test"):
             x, y = parts[f"{split}_input"], parts[f"{split}_label"]
             if x.shape[0] != y.shape[0]:
@@ -144,7 +150,8 @@ def from_function(
     """
     if n_var < 1 or n_train < 1 or n_test < 1:
         raise ValueError(f"n_var, n_train and n_test must be >= 1, got {n_var}, {n_train}, {n_test}")
-    bounds = torch.tensor([ranges] * n_var if len(ranges) == 2 and not isinstance(ranges[0], Sequence) else ranges, dtype=torch.float64)
+    one_pair = len(ranges) == 2 and not isinstance(ranges[0], Sequence)
+    bounds = torch.tensor([ranges] * n_var if one_pair else ranges, dtype=torch.float64)
     if bounds.shape != (n_var, 2) or bool((bounds[:, 0] >= bounds[:, 1]).any()):
         raise ValueError(f"ranges must be (lo, hi) or {n_var} pairs with lo < hi, got {ranges!r}")
     gen = torch.Generator().manual_seed(seed)
