@@ -266,7 +266,6 @@ def fit(
             ):
                 xy = draw_batch()
                 model.update_grid_(xy[0] if xy is not None else grid_samples)
-                optimizer = _make_optimizer(model.parameters(), opt, lr, lbfgs_iters)
                 history.events.append(f"grid updated at step {step}")
             start_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             xy = draw_batch()
