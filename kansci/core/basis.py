@@ -143,7 +143,8 @@ class BasisTable:
         steps = knots[:, 1:] - knots[:, :-1]
         h = steps.mean(dim=1)
         uniform = None
-        if bool(((steps - h[:, None]).abs() <= 1e-9 * h[:, None].abs()).all()) and bool((h > 0).all()):
+        tol = 16 * torch.finfo(knots.dtype).eps  # a few ulps: linspace round-off, nothing more
+        if bool((h > 0).all()) and bool(((steps - h[:, None]).abs() <= tol * h[:, None]).all()):
             uniform = (knots[:, 0].clone(), 1.0 / h)
         return cls(
             knots=knots,

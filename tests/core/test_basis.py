@@ -36,6 +36,19 @@ def test_matches_scipy_on_nonuniform_grids(k, derivative):
         np.testing.assert_allclose(ours[:, i].numpy(), ref, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_uniform_grid_fast_path_matches_scipy(dtype):
+    grid = torch.linspace(-1, 1, 8, dtype=dtype).expand(2, -1)
+    knots = extend_grid(grid, 3)
+    assert BasisTable.build(knots, 3).uniform is not None  # located by arithmetic, not search
+    x = float64(500, 2, lo=-2.5, hi=2.5)
+    x[:8, 0] = knots[0, :8].double()  # exactly on knots
+    ours = bspline_basis(x.to(dtype), knots, 3)
+    ref = _scipy_basis(knots[0].double().numpy(), 3, x[:, 0].to(dtype).double().numpy(), 0)
+    tol = 1e-12 if dtype == torch.float64 else 2e-6
+    np.testing.assert_allclose(ours[:, 0].double().numpy(), ref, rtol=0, atol=tol)
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
 def test_partition_of_unity_inside_grid(k):
     grid = _nonuniform_grid(2, 9)
