@@ -182,8 +182,14 @@ class KANLayer(nn.Module):
                 picked = spline_weight.index_select(0, idx[..., s].reshape(-1)).view(batch, self.in_features, -1)
                 out = out + (picked * values[..., s : s + 1]).sum(1)
             return out
-        dense = scatter_dense(values, row, table).reshape(batch, -1)
-        return torch.addmm(base @ base_weight, dense, spline_weight)
+        # one matmul: per input, G + k basis columns then its base-function column
+        width = self.n_basis + 1
+        dense = values.new_zeros(batch, self.in_features, width)
+        idx = table.local_index.index_select(0, row.reshape(-1)).view_as(values)
+        dense[..., : self.n_basis].scatter_add_(-1, idx, values)
+        dense[..., self.n_basis] = base
+        weight = torch.cat([spline_weight.view(self.in_features, self.n_basis, -1), base_weight.unsqueeze(1)], dim=1)
+        return dense.view(batch, -1) @ weight.view(self.in_features * width, -1)
 
     # ------------------------------------------------------------- per edge
     def edge_activations(self, x: Tensor, chunk: int = 4096) -> Tensor:

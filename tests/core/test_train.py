@@ -114,8 +114,9 @@ def test_divergence_restores_parameters_with_a_finite_loss():
 
 def test_checkpoint_resume_loses_at_most_n_steps_and_matches_uninterrupted(tmp_path):
     data = _paper_data(200)
+    run = {"steps": 12, "batch": 64, "progress": False, "stop_grid_update_step": 8}
     reference = KAN([2, 3, 1], seed=2, dtype=torch.float64)
-    ref_hist = fit(reference, data, steps=12, batch=64, progress=False, stop_grid_update_step=8)
+    ref_hist = fit(reference, data, **run)
 
     path = tmp_path / "run.ckpt"
 
@@ -127,30 +128,11 @@ def test_checkpoint_resume_loses_at_most_n_steps_and_matches_uninterrupted(tmp_p
             raise Interrupt
 
     model = KAN([2, 3, 1], seed=2, dtype=torch.float64)
+    saving = {**run, "checkpoint": path, "checkpoint_every": 5}
     with pytest.raises(Interrupt):
-        fit(
-            model,
-            data,
-            steps=12,
-            batch=64,
-            progress=False,
-            stop_grid_update_step=8,
-            checkpoint=path,
-            checkpoint_every=5,
-            callbacks=[crash],
-        )
+        fit(model, data, **saving, callbacks=[crash])
     fresh = KAN([2, 3, 1], seed=2, dtype=torch.float64)
-    hist = fit(
-        fresh,
-        data,
-        steps=12,
-        batch=64,
-        progress=False,
-        stop_grid_update_step=8,
-        checkpoint=path,
-        checkpoint_every=5,
-        resume=True,
-    )
+    hist = fit(fresh, data, **saving, resume=True)
     assert "resumed at step 5" in hist.events
     assert hist.step == ref_hist.step
     torch.testing.assert_close(hist.loss, ref_hist.loss, rtol=1e-10, atol=0)
