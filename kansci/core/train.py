@@ -321,5 +321,6 @@ def _log_step(
         nan = math.nan
         history.train_rmse.append(rmse(model, dataset.train_input, dataset.train_label) if evaluate else nan)
         history.test_rmse.append(rmse(model, dataset.test_input, dataset.test_label) if evaluate else nan)
-    for name, metric in (metrics or {}).items():
-        history.parts.setdefault(name, []).append(float(metric(model)) if evaluate else math.nan)
+    with torch.no_grad():
+        for name, metric in (metrics or {}).items():
+            history.parts.setdefault(name, []).append(float(metric(model)) if evaluate else math.nan)

@@ -55,8 +55,9 @@ def test_gradcheck_float64(mode):
     assert torch.autograd.gradcheck(fn, (x, *params))
 
 
-def test_second_derivative_through_dense_layer():
-    layer = _layer("dense", grid=5, n_in=2, n_out=1)
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_second_derivative_through_layer(mode):
+    layer = _layer(mode, grid=5, n_in=2, n_out=1)
     x = float64(8, 2, seed=3).requires_grad_()
     assert torch.autograd.gradgradcheck(lambda t: layer(t), (x,))
 

@@ -141,6 +141,28 @@ def test_checkpoint_resume_loses_at_most_n_steps_and_matches_uninterrupted(tmp_p
     assert kansci.load(path).config == fresh.config
 
 
+def test_metrics_loss_fn_and_stopping_callback():
+    data = _paper_data(100)
+    model = KAN([2, 3, 1], dtype=torch.float64)
+    seen = []
+
+    def l1(pred, y):
+        seen.append(pred.shape)
+        return (pred - y).abs().mean()
+
+    history = fit(
+        model, data, steps=10, opt="adam", lr=1e-2, loss_fn=l1, progress=False,
+        metrics={"max_error": lambda m: float((m(data.test_input) - data.test_label).abs().max())},
+        callbacks=[lambda step, m, h: step == 3],
+    )  # fmt: skip
+    assert history.status == "stopped" and history.step == [0, 1, 2, 3]
+    assert seen[0] == (100, 1)
+    assert len(history.parts["max_error"]) == 4
+    assert history.parts["max_error"][-1] >= history.test_rmse[-1]
+    # the objective is the L1 loss, not the MSE
+    assert history.loss[-1] != pytest.approx(history.train_rmse[-1] ** 2, rel=1e-3)
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
