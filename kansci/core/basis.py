@@ -143,8 +143,9 @@ class BasisTable:
         steps = knots[:, 1:] - knots[:, :-1]
         h = steps.mean(dim=1)
         uniform = None
-        tol = 16 * torch.finfo(knots.dtype).eps  # a few ulps: linspace round-off, nothing more
-        if bool((h > 0).all()) and bool(((steps - h[:, None]).abs() <= tol * h[:, None]).all()):
+        # a few ulps of the knots' magnitude: linspace round-off, nothing more
+        tol = 16 * torch.finfo(knots.dtype).eps * knots.abs().amax(dim=1, keepdim=True)
+        if bool((h > 0).all()) and bool(((steps - h[:, None]).abs() <= tol).all()):
             uniform = (knots[:, 0].clone(), 1.0 / h)
         return cls(
             knots=knots,

@@ -37,8 +37,9 @@ def test_matches_scipy_on_nonuniform_grids(k, derivative):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_uniform_grid_fast_path_matches_scipy(dtype):
-    grid = torch.linspace(-1, 1, 8, dtype=dtype).expand(2, -1)
+@pytest.mark.parametrize("intervals", [7, 200])
+def test_uniform_grid_fast_path_matches_scipy(dtype, intervals):
+    grid = torch.linspace(-1, 1, intervals + 1, dtype=dtype).expand(2, -1)
     knots = extend_grid(grid, 3)
     assert BasisTable.build(knots, 3).uniform is not None  # located by arithmetic, not search
     x = float64(500, 2, lo=-2.5, hi=2.5)
