@@ -1,0 +1,71 @@
+"""Autograd operators on closed forms; exact KAN derivatives against autograd."""
+
+import pytest
+import torch
+
+from kansci import KAN
+from kansci.pde import divergence, gradient, jet, laplacian, partial, second_partial
+from tests.conftest import float64
+
+
+def test_operators_on_a_closed_form_field():
+    x = float64(64, 2, lo=-1.0, hi=1.0).requires_grad_()
+    u = (torch.sin(torch.pi * x[:, 0]) * torch.exp(x[:, 1])).unsqueeze(1)
+    sx, cx, ey = torch.sin(torch.pi * x[:, 0]), torch.cos(torch.pi * x[:, 0]), torch.exp(x[:, 1])
+    expected_grad = torch.stack([torch.pi * cx * ey, sx * ey], dim=1)
+    torch.testing.assert_close(gradient(u, x), expected_grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(partial(u, x, 1), (sx * ey).unsqueeze(1), rtol=1e-12, atol=1e-12)
+    expected_lap = ((1 - torch.pi**2) * sx * ey).unsqueeze(1)
+    torch.testing.assert_close(laplacian(u, x), expected_lap, rtol=1e-12, atol=1e-12)
+    mixed = (torch.pi * cx * ey).unsqueeze(1)
+    torch.testing.assert_close(second_partial(u, x, 0, 1), mixed, rtol=1e-12, atol=1e-12)
+    v = torch.stack([x[:, 0] ** 2 * x[:, 1], torch.sin(x[:, 1])], dim=1)
+    expected_div = (2 * x[:, 0] * x[:, 1] + torch.cos(x[:, 1])).unsqueeze(1)
+    torch.testing.assert_close(divergence(v, x), expected_div, rtol=1e-12, atol=1e-12)
+
+
+def test_operators_name_misuse():
+    x = float64(4, 2)
+    with pytest.raises(ValueError, match="requires_grad_"):
+        gradient(x[:, :1] * 2, x)
+    x.requires_grad_()
+    with pytest.raises(ValueError, match=r"shape \(batch, 1\)"):
+        gradient(x * 2, x)
+
+
+@pytest.mark.parametrize(("grid", "mode"), [(5, "dense"), (60, "sparse")])
+def test_jet_matches_autograd_to_1e10(grid, mode):
+    model = KAN([2, 4, 3, 2], grid=grid, seed=3, dtype=torch.float64, basis_mode=mode)
+    model.update_grid_(float64(300, 2, lo=-0.8, hi=0.9))  # non-uniform grids
+    x = float64(50, 2, seed=7, lo=-1.2, hi=1.2).requires_grad_()  # some points off the grid
+    j = jet(model, x)
+    out = model(x)
+    torch.testing.assert_close(j.value, out, rtol=0, atol=1e-12)
+    for o in range(2):
+        u = out[:, o : o + 1]
+        torch.testing.assert_close(j.grad[:, :, o], gradient(u, x), rtol=0, atol=1e-10)
+        for a in range(2):
+            torch.testing.assert_close(j.second[:, a, o : o + 1], second_partial(u, x, a, a), rtol=0, atol=1e-10)
+        torch.testing.assert_close(j.laplacian()[:, o : o + 1], laplacian(u, x), rtol=0, atol=1e-10)
+
+
+def test_jet_is_differentiable_in_the_parameters():
+    model = KAN([2, 3, 1], grid=5, seed=1, dtype=torch.float64)
+    wrapped = _JetLaplacian(model)
+    x = float64(20, 2)
+    names = [f"model.layers.1.{n}" for n in ("coef", "scale_base", "scale_spline")]
+    params = tuple(wrapped.get_parameter(n).detach().clone().requires_grad_() for n in names)
+
+    def laplacian_of(*values):
+        return torch.func.functional_call(wrapped, dict(zip(names, values)), (x,))
+
+    assert torch.autograd.gradcheck(laplacian_of, params)
+
+
+class _JetLaplacian(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return jet(self.model, x).laplacian()
