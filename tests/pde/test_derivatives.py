@@ -53,7 +53,7 @@ def test_jet_is_differentiable_in_the_parameters():
     model = KAN([2, 3, 1], grid=5, seed=1, dtype=torch.float64)
     wrapped = _JetLaplacian(model)
     x = float64(20, 2)
-    names = [f"model.layers.1.{n}" for n in ("coef", "scale_base", "scale_spline")]
+    names = [f"model.layers.{i}.{n}" for i in (0, 1) for n in ("coef", "scale_base", "scale_spline")]
     params = tuple(wrapped.get_parameter(n).detach().clone().requires_grad_() for n in names)
 
     def laplacian_of(*values):
