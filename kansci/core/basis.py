@@ -28,6 +28,7 @@ __all__ = [
     "bspline_basis",
     "extend_grid",
     "local_basis",
+    "local_bases",
 ]
 
 
@@ -275,6 +276,50 @@ class _LocalBasis(torch.autograd.Function):
         if torch.is_grad_enabled():  # double backward: keep the derivative differentiable
             deriv = _LocalBasis.apply(x, table, row, ctx.k, ctx.order + 1)
         return (grad * deriv).sum(-1), None, None, None, None
+
+
+class _LocalBases(torch.autograd.Function):
+    """Several derivative orders of the local bases from one lookup and one recursion."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, table: Tensor, row: Tensor, k: int, orders: tuple[int, ...]):  # type: ignore[override]
+        ctx.k, ctx.orders = k, orders
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, table, row)
+        return _orders(x, table, row, k, orders)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor):  # type: ignore[override]
+        x, table, row = ctx.saved_tensors
+        higher = tuple(d + 1 for d in ctx.orders)
+        if torch.is_grad_enabled():  # double backward: keep the derivatives differentiable
+            derivs = _LocalBases.apply(x, table, row, ctx.k, higher)
+        else:
+            derivs = _orders(x, table, row, ctx.k, higher)
+        grad_x = sum((g * d).sum(-1) for g, d in zip(grads, derivs))
+        return grad_x, None, None, None, None
+
+
+def _orders(x: Tensor, table: Tensor, row: Tensor, k: int, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
+    consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
+    levels = _levels(x, consts, k, k)
+    return tuple(
+        torch.stack(levels[k] if d == 0 else _derivative(levels, consts, k, d), dim=-1) * _valid(consts, k)
+        for d in orders
+    )
+
+
+def local_bases(x: Tensor, table: BasisTable, orders: tuple[int, ...] = (0, 1, 2)) -> tuple[tuple[Tensor, ...], Tensor]:
+    """Several derivative orders of the k+1 non-zero bases at once (see :func:`local_basis`).
+
+    Returns
+    -------
+    values : tuple of Tensor, each of shape (batch, in_features, k + 1)
+        One per entry of ``orders``.
+    row : Tensor of int64, shape (batch, in_features)
+    """
+    row = table.locate(x)
+    return _LocalBases.apply(x, table.consts, row, table.k, tuple(orders)), row
 
 
 def local_basis(x: Tensor, table: BasisTable, derivative: int = 0) -> tuple[Tensor, Tensor]:

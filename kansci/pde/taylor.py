@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from kansci.core.basis import local_basis
+from kansci.core.basis import local_bases
 from kansci.core.layer import KANLayer
 from kansci.core.model import KAN
 
@@ -60,9 +60,7 @@ def _layer_jet(layer: KANLayer, x: Tensor, g: Tensor, h: Tensor) -> tuple[Tensor
     batch, dirs, n_in = g.shape
     table = layer.table()
     spline_w, base_w = layer.weights()
-    b0, row = local_basis(x, table)
-    b1, _ = local_basis(x, table, 1)
-    b2, _ = local_basis(x, table, 2)
+    (b0, b1, b2), row = local_bases(x, table, (0, 1, 2))
     s0, s1, s2 = _silu_derivatives(x)
     value = layer.combine(b0, row, s0, spline_w, base_w)
 

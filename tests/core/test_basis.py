@@ -106,3 +106,21 @@ def test_local_values_are_only_the_nonzero_bases():
     values, _ = local_basis(x, BasisTable.build(knots, k))
     torch.testing.assert_close(values.sum(-1), dense.sum(-1), rtol=0, atol=1e-14)
     assert (dense > 0).sum(-1).max() <= k + 1
+
+
+def test_several_orders_at_once_match_single_orders_and_differentiate():
+    from kansci.core.basis import local_bases
+
+    table = BasisTable.build(extend_grid(_nonuniform_grid(2, 6), 3), 3)
+    x = float64(30, 2, seed=8, lo=-1.3, hi=1.3).requires_grad_()
+    together, _ = local_bases(x, table, (0, 1, 2))
+    for order, values in enumerate(together):
+        torch.testing.assert_close(values, local_basis(x, table, order)[0], rtol=0, atol=1e-13)
+    weights = float64(3, 2, 4, seed=9)
+
+    def combined(t):
+        outs, _ = local_bases(t, table, (0, 1, 2))
+        return sum((o * w).sum(-1) for o, w in zip(outs, weights))
+
+    torch.autograd.gradcheck(combined, (x,))
+    torch.autograd.gradgradcheck(combined, (x,))
