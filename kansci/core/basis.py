@@ -220,13 +220,6 @@ def _derivative(levels: list[list[Tensor]], consts: Tensor, k: int, order: int) 
     return vals
 
 
-def _evaluate(x: Tensor, consts: Tensor, k: int, order: int) -> Tensor:
-    """``order``-th derivative of the local bases, shape (*x.shape, k + 1)."""
-    levels = _levels(x, consts, k, k)
-    vals = levels[k] if order == 0 else _derivative(levels, consts, k, order)
-    return torch.stack(vals, dim=-1) * _valid(consts, k)
-
-
 def _values_and_slope(x: Tensor, consts: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Values and first derivatives of the local bases in one sweep.
 
@@ -250,58 +243,43 @@ def _values_and_slope(x: Tensor, consts: Tensor, k: int) -> tuple[Tensor, Tensor
     return values, slope
 
 
-class _LocalBasis(torch.autograd.Function):
-    """Values of the k+1 local bases; differentiable in x to any order.
-
-    Only x, the row indices and the derivative are kept for backward; the
-    per-point constants are gathered again if a second derivative is asked for.
-    """
-
-    @staticmethod
-    def forward(ctx, x: Tensor, table: Tensor, row: Tensor, k: int, order: int) -> Tensor:  # type: ignore[override]
-        consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
-        ctx.k, ctx.order = k, order
-        if not ctx.needs_input_grad[0]:
-            return _evaluate(x, consts, k, order)
-        if order == 0:
-            values, deriv = _values_and_slope(x, consts, k)
-        else:
-            values, deriv = _evaluate(x, consts, k, order), _evaluate(x, consts, k, order + 1)
-        ctx.save_for_backward(x, table, row, deriv)
-        return values
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
-        x, table, row, deriv = ctx.saved_tensors
-        if torch.is_grad_enabled():  # double backward: keep the derivative differentiable
-            deriv = _LocalBasis.apply(x, table, row, ctx.k, ctx.order + 1)
-        return (grad * deriv).sum(-1), None, None, None, None
-
-
 class _LocalBases(torch.autograd.Function):
-    """Several derivative orders of the local bases from one lookup and one recursion."""
+    """Derivative orders of the local bases from one lookup; differentiable in x to any order.
+
+    Only x and the row indices are kept for backward (plus, on the training hot
+    path of values alone, the slope computed alongside them); the per-point
+    constants are gathered again when needed.
+    """
 
     @staticmethod
     def forward(ctx, x: Tensor, table: Tensor, row: Tensor, k: int, orders: tuple[int, ...]):  # type: ignore[override]
         ctx.k, ctx.orders = k, orders
-        if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(x, table, row)
-        return _orders(x, table, row, k, orders)
+        consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
+        if not ctx.needs_input_grad[0]:
+            return _orders(x, consts, k, orders)
+        if orders == (0,):
+            values, slope = _values_and_slope(x, consts, k)
+            ctx.save_for_backward(x, table, row, slope)
+            return (values,)
+        ctx.save_for_backward(x, table, row)
+        return _orders(x, consts, k, orders)
 
     @staticmethod
     def backward(ctx, *grads: Tensor):  # type: ignore[override]
-        x, table, row = ctx.saved_tensors
+        x, table, row, *slope = ctx.saved_tensors
         higher = tuple(d + 1 for d in ctx.orders)
         if torch.is_grad_enabled():  # double backward: keep the derivatives differentiable
             derivs = _LocalBases.apply(x, table, row, ctx.k, higher)
+        elif slope:
+            derivs = slope
         else:
-            derivs = _orders(x, table, row, ctx.k, higher)
+            consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
+            derivs = _orders(x, consts, ctx.k, higher)
         grad_x = sum((g * d).sum(-1) for g, d in zip(grads, derivs))
         return grad_x, None, None, None, None
 
 
-def _orders(x: Tensor, table: Tensor, row: Tensor, k: int, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
-    consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
+def _orders(x: Tensor, consts: Tensor, k: int, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
     levels = _levels(x, consts, k, k)
     return tuple(
         torch.stack(levels[k] if d == 0 else _derivative(levels, consts, k, d), dim=-1) * _valid(consts, k)
@@ -341,8 +319,8 @@ def local_basis(x: Tensor, table: BasisTable, derivative: int = 0) -> tuple[Tens
     row : Tensor of int64, shape (batch, in_features)
         Row of each entry in the table (see :meth:`BasisTable.locate`).
     """
-    row = table.locate(x)
-    return _LocalBasis.apply(x, table.consts, row, table.k, derivative), row
+    (values,), row = local_bases(x, table, (derivative,))
+    return values, row
 
 
 def scatter_dense(values: Tensor, row: Tensor, table: BasisTable) -> Tensor:
