@@ -323,11 +323,19 @@ def local_basis(x: Tensor, table: BasisTable, derivative: int = 0) -> tuple[Tens
     return values, row
 
 
-def scatter_dense(values: Tensor, row: Tensor, table: BasisTable) -> Tensor:
-    """Place local basis values into a dense (batch, in, G + k) array."""
-    idx = table.local_index.index_select(0, row.reshape(-1)).reshape(values.shape)
-    dense = values.new_zeros(*values.shape[:-1], table.n_basis)
-    return dense.scatter_add_(-1, idx, values)
+def scatter_dense(values: Tensor, row: Tensor, table: BasisTable, extra: Tensor | None = None) -> Tensor:
+    """Place local basis values into a dense (batch, in, G + k) array.
+
+    With ``extra`` of shape (batch, in), it becomes one more column per input,
+    (batch, in, G + k + 1): the layer's base function rides in the same matmul.
+    """
+    idx = table.local_index.index_select(0, row.reshape(-1)).view_as(values)
+    width = table.n_basis + (extra is not None)
+    dense = values.new_zeros(*values.shape[:-1], width)
+    dense[..., : table.n_basis].scatter_add_(-1, idx, values)
+    if extra is not None:
+        dense[..., table.n_basis] = extra
+    return dense
 
 
 def bspline_basis(x: Tensor, knots: Tensor, k: int, derivative: int = 0) -> Tensor:

@@ -184,10 +184,7 @@ class KANLayer(nn.Module):
             return out
         # one matmul: per input, G + k basis columns then its base-function column
         width = self.n_basis + 1
-        dense = values.new_zeros(batch, self.in_features, width)
-        idx = table.local_index.index_select(0, row.reshape(-1)).view_as(values)
-        dense[..., : self.n_basis].scatter_add_(-1, idx, values)
-        dense[..., self.n_basis] = base
+        dense = scatter_dense(values, row, table, extra=base)
         weight = torch.cat([spline_weight.view(self.in_features, self.n_basis, -1), base_weight.unsqueeze(1)], dim=1)
         return dense.view(batch, -1) @ weight.view(self.in_features * width, -1)
 
@@ -254,16 +251,7 @@ class KANLayer(nn.Module):
         if x is not None:
             pts = torch.cat([pts, x.detach()], dim=0)
         target = self.spline_values(pts)
-        out = KANLayer(
-            self.in_features,
-            self.out_features,
-            intervals,
-            self.k,
-            grid_eps=self.grid_eps,
-            basis_mode=self.basis_mode,
-            dtype=self.knots.dtype,
-            device=self.knots.device,
-        )
+        out = self._empty_like(self.in_features, self.out_features, intervals)
         out.knots.copy_(extend_grid(new_grid, self.k))
         out.mask.copy_(self.mask)
         out.coef.copy_(fit_coefficients(out.basis(pts), target))
@@ -271,19 +259,17 @@ class KANLayer(nn.Module):
         out.scale_spline.copy_(self.scale_spline)
         return out
 
+    def _empty_like(self, n_in: int, n_out: int, intervals: int) -> KANLayer:
+        """A layer with this one's settings, dtype and device; the caller fills its state."""
+        return KANLayer(
+            n_in, n_out, intervals, self.k, grid_eps=self.grid_eps, basis_mode=self.basis_mode,
+            dtype=self.knots.dtype, device=self.knots.device,
+        )  # fmt: skip
+
     @torch.no_grad()
     def subset(self, in_ids: Tensor, out_ids: Tensor) -> KANLayer:
         """A copy keeping only the given input and output nodes (for pruning)."""
-        out = KANLayer(
-            len(in_ids),
-            len(out_ids),
-            self.grid_size,
-            self.k,
-            grid_eps=self.grid_eps,
-            basis_mode=self.basis_mode,
-            dtype=self.knots.dtype,
-            device=self.knots.device,
-        )
+        out = self._empty_like(len(in_ids), len(out_ids), self.grid_size)
         out.knots.copy_(self.knots[in_ids])
         out.mask.copy_(self.mask[in_ids][:, out_ids])
         out.coef.copy_(self.coef[in_ids][:, :, out_ids])
