@@ -1,13 +1,30 @@
 """Physics-informed training: problems, collocation, exact KAN derivatives, the solver."""
 
 from kansci.pde.operators import divergence, gradient, laplacian, partial, second_partial
-from kansci.pde.problems import Problem, helmholtz, poisson_paper, poisson_sine
-from kansci.pde.sampling import boundary_points, interior_points
-from kansci.pde.solver import SolveResult, derivatives, errors, solve
+from kansci.pde.problems import (
+    Problem,
+    allen_cahn,
+    burgers,
+    heat,
+    helmholtz,
+    inverse_poisson,
+    poisson_paper,
+    poisson_sine,
+)
+from kansci.pde.sampling import boundary_points, initial_points, interior_points, outward_normals
+from kansci.pde.solver import HardDirichlet, SolveResult, Stage, derivatives, errors, solve
 from kansci.pde.taylor import Jet, jet
 
 __all__ = [
+    "HardDirichlet",
     "Jet",
+    "Stage",
+    "allen_cahn",
+    "burgers",
+    "heat",
+    "initial_points",
+    "inverse_poisson",
+    "outward_normals",
     "Problem",
     "SolveResult",
     "boundary_points",

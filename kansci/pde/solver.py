@@ -1,7 +1,8 @@
-"""PINN-style solving: residual + boundary loss trained by :func:`kansci.fit`."""
+"""PINN-style solving: residual, boundary, initial and data losses trained by :func:`kansci.fit`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -10,60 +11,178 @@ import torch
 from torch import Tensor, nn
 
 from kansci.core.model import KAN
-from kansci.core.train import History, fit
-from kansci.pde.operators import gradient
+from kansci.core.train import Callback, History, fit
 from kansci.pde.problems import Problem
-from kansci.pde.sampling import Method, boundary_points, interior_points
+from kansci.pde.sampling import Method, boundary_points, initial_points, interior_points, outward_normals
 from kansci.pde.taylor import jet
 
-__all__ = ["SolveResult", "derivatives", "errors", "solve"]
+__all__ = ["HardDirichlet", "SolveResult", "Stage", "derivatives", "errors", "solve"]
 
 
-def derivatives(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """u, du/dx and the pure second derivatives of a scalar model at x.
+def _autograd_derivatives(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    xr = x.detach().requires_grad_()
+    u = model(xr)
+    grads, seconds = [], []
+    for f in range(u.shape[1]):
+        (g,) = torch.autograd.grad(u[:, f].sum(), xr, create_graph=True)
+        grads.append(g)
+        second = [torch.autograd.grad(g[:, d].sum(), xr, create_graph=True)[0][:, d] for d in range(x.shape[1])]
+        seconds.append(torch.stack(second, 1))
+    return u, torch.stack(grads, 2), torch.stack(seconds, 2)
 
-    Exact forward propagation for a :class:`KAN`; nested autograd otherwise.
+
+def _all_derivatives(model: nn.Module, x: Tensor, exact: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """u (batch, F), du and d2u (batch, dim, F)."""
+    if isinstance(model, HardDirichlet):
+        return model.derivatives(x, exact)
+    if exact and isinstance(model, KAN):
+        j = jet(model, x)
+        return j.value, j.grad, j.second
+    return _autograd_derivatives(model, x)
+
+
+def derivatives(model: nn.Module, x: Tensor, exact: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """u, its first and its pure second derivatives at x, shaped as a problem's residual takes them.
+
+    Exact forward propagation (:func:`~kansci.pde.taylor.jet`) for a KAN
+    (unless ``exact=False``); nested autograd for any other module.
 
     Returns
     -------
-    u : Tensor, shape (batch, 1)
-    du, d2u : Tensor, shape (batch, dim)
+    u : Tensor, shape (batch, n_out)
+    du, d2u : Tensor, shape (batch, dim) for one output, else (batch, dim, n_out)
     """
-    if isinstance(model, KAN):
-        if model.width[-1] != 1:
-            raise ValueError(f"the model must have one output for a scalar PDE, got {model.width[-1]}")
-        j = jet(model, x)
-        return j.value, j.grad[:, :, 0], j.second[:, :, 0]
-    xr = x.detach().requires_grad_()
-    u = model(xr)
-    du = gradient(u, xr)
-    d2u = torch.cat(
-        [torch.autograd.grad(du[:, d].sum(), xr, create_graph=True)[0][:, d : d + 1] for d in range(x.shape[1])], 1
-    )
+    u, du, d2u = _all_derivatives(model, x, exact)
+    if u.shape[1] == 1:
+        return u, du[:, :, 0], d2u[:, :, 0]
     return u, du, d2u
 
 
-@torch.no_grad()
+class HardDirichlet(nn.Module):
+    """The ansatz ``u = g(x) + d(x) * net(x)``: zero Dirichlet error by construction.
+
+    ``d = prod_i (x_i - lo_i)(hi_i - x_i) / ((hi_i - lo_i) / 2)^2`` over the
+    spatial axes vanishes on the spatial faces, and ``g`` is the problem's
+    boundary function evaluated everywhere (it must be defined inside the box).
+    For an evolution problem the time factor ``(t - t0) / (T - t0)`` joins
+    ``d`` and ``g`` becomes ``boundary + initial - its own value at t0``, which
+    only matches both conditions where they agree at the corners.
+    """
+
+    def __init__(self, net: nn.Module, problem: Problem) -> None:
+        super().__init__()
+        if problem.boundary is None or problem.boundary_fields != (0,) or problem.n_fields != 1:
+            raise ValueError("hard boundary conditions need Dirichlet values for a single field")
+        self.net = net
+        self.problem = problem
+
+    def _frame(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        p = self.problem
+        lo = torch.tensor(p.lower, dtype=x.dtype, device=x.device)
+        hi = torch.tensor(p.upper, dtype=x.dtype, device=x.device)
+        s = p.space_dims
+        half = (hi - lo) / 2
+        d = ((x[:, :s] - lo[:s]) * (hi[:s] - x[:, :s]) / half[:s] ** 2).prod(1, keepdim=True)
+        g = p.boundary(x)
+        if p.time:
+            d = d * (x[:, -1:] - lo[-1]) / (hi[-1] - lo[-1])
+            x0 = torch.cat([x[:, :-1], lo[-1].expand(x.shape[0], 1)], 1)
+            g = g + p.initial(x0) - p.boundary(x0)
+        return d, g
+
+    def forward(self, x: Tensor) -> Tensor:
+        d, g = self._frame(x)
+        return g + d * self.net(x)
+
+    def derivatives(self, x: Tensor, exact: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        # d and g hold no parameters: their derivatives come from autograd on x alone
+        xr = x.detach().requires_grad_()
+        with torch.enable_grad():
+            d, g = self._frame(xr)
+            factors = torch.cat([d, g], 1)
+            first, second = [], []
+            for f in range(2):
+                (gr,) = torch.autograd.grad(factors[:, f].sum(), xr, create_graph=True)
+                first.append(gr)
+                second.append(
+                    torch.stack(
+                        [
+                            torch.autograd.grad(gr[:, a].sum(), xr, retain_graph=True)[0][:, a]
+                            for a in range(x.shape[1])
+                        ],
+                        1,
+                    )
+                )
+        d, g = d.detach(), g.detach()
+        (dd, dg), (d2d, d2g) = [t.detach() for t in first], [t.detach() for t in second]
+        n, dn, d2n = _all_derivatives(self.net, x, exact)
+        u = g + d * n
+        du = dg.unsqueeze(2) + dd.unsqueeze(2) * n.unsqueeze(1) + d.unsqueeze(2) * dn
+        d2u = d2g.unsqueeze(2) + d2d.unsqueeze(2) * n.unsqueeze(1) + 2 * dd.unsqueeze(2) * dn + d.unsqueeze(2) * d2n
+        return u, du, d2u
+
+
 def errors(problem: Problem, model: nn.Module, x: Tensor) -> dict[str, float]:
-    """Relative L2, max and mean squared error against the exact solution at x."""
+    """Errors against the exact (or reference) solution at x.
+
+    Relative L2, max and mean squared error of every field (the first field's
+    names are plain, others get ``_<field>`` appended), and the relative H1
+    error of the first field when the exact solution is a differentiable
+    closed form.
+    """
     if problem.exact is None:
         raise ValueError(f"problem {problem.name!r} has no exact solution to measure errors against")
-    u, ref = model(x), problem.exact(x)
-    diff = u - ref
-    return {
-        "relative_l2": float(diff.norm() / ref.norm()),
-        "max_error": float(diff.abs().max()),
-        "mse": float(diff.square().mean()),
-    }
+    xr = x.detach().requires_grad_()
+    with torch.enable_grad():
+        u, ref = model(xr), problem.exact(xr)
+        grads = None
+        if ref.requires_grad:
+            grads = [torch.autograd.grad(t[:, 0].sum(), xr)[0] for t in (u, ref)]
+    u, ref = u.detach(), ref.detach()
+    out: dict[str, float] = {}
+    for f, name in enumerate(problem.fields):
+        suffix = "" if f == 0 else f"_{name}"
+        diff = u[:, f] - ref[:, f]
+        out[f"relative_l2{suffix}"] = float(diff.norm() / ref[:, f].norm())
+        out[f"max_error{suffix}"] = float(diff.abs().max())
+        out[f"mse{suffix}"] = float(diff.square().mean())
+    if grads is not None:
+        gu, gref = grads
+        num = (u[:, 0] - ref[:, 0]).square().sum() + (gu - gref).square().sum()
+        out["relative_h1"] = float((num / (ref[:, 0].square().sum() + gref.square().sum())).sqrt())
+    return out
+
+
+@dataclass
+class Stage:
+    """One grid stage of :func:`solve`: its grid, size, wall time and errors at its end."""
+
+    grid: int | None
+    n_params: int
+    seconds: float
+    errors: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
 class SolveResult:
-    """The trained model, one training history per grid stage, and final errors."""
+    """The trained model, its histories (one per fit call), one :class:`Stage` per grid, final errors.
+
+    ``points`` are the interior collocation points at the end (with those
+    residual-based resampling added).
+    """
 
     model: nn.Module
     histories: list[History] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
     errors: dict[str, float] = field(default_factory=dict)
+    points: Tensor | None = None
+
+
+def _resample(problem: Problem, model: nn.Module, x: Tensor, count: int, seed: int) -> Tensor:
+    """x plus the ``count`` points of largest residual among a fresh random pool (RAR)."""
+    pool = interior_points(problem, max(10 * count, x.shape[0]), "random", seed=seed, dtype=x.dtype).to(x.device)
+    residual = problem.residual(pool, *derivatives(model, pool)).detach().abs()[:, 0]
+    return torch.cat([x, pool[residual.topk(count).indices]])
 
 
 def solve(
@@ -73,74 +192,168 @@ def solve(
     steps: int = 50,
     opt: Literal["lbfgs", "adam"] = "lbfgs",
     lr: float | None = None,
+    adam_steps: int = 0,
+    adam_lr: float = 1e-3,
     alpha: float = 0.01,
     n_interior: int = 10000,
     n_boundary: int = 800,
+    n_initial: int | None = None,
     sampler: Method = "sobol",
     grid_schedule: Sequence[int] = (),
     update_grid: bool = True,
+    hard_boundary: bool = False,
+    exact_derivatives: bool = True,
+    resample_every: int = 0,
+    resample_count: int = 100,
     n_test: int = 10000,
     seed: int = 0,
     progress: bool | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> SolveResult:
     """Train ``model`` so that it solves ``problem``.
 
-    Loss: ``alpha * mean(residual^2) + mean((u - g)^2 on the boundary)`` (the
-    paper's §3.4 form). For a KAN, ``grid_schedule`` lists finer grids: after
-    each stage of ``steps`` the model is refined (grid extension) and trained on.
+    Loss: ``alpha * mean(residual^2)`` plus the mean squared misfit of every
+    condition the problem has (Dirichlet, Neumann, initial, observations) —
+    the paper's §3.4 form. For a KAN, ``grid_schedule`` lists finer grids:
+    after each stage of ``steps`` the model is refined (grid extension) and
+    trained on.
 
     Parameters
     ----------
     problem : Problem
     model : nn.Module
-        Maps (batch, problem.dim) to (batch, 1); trained in place (a KAN on a
-        grid schedule is replaced by its refinements: use ``result.model``).
+        Maps (batch, problem.dim) to (batch, problem.n_fields); trained in
+        place (a KAN on a grid schedule is replaced by its refinements, and
+        ``hard_boundary`` wraps it: use ``result.model``).
     steps : int
         Optimizer steps per stage.
+    opt : {"lbfgs", "adam"}
+    adam_steps : int
+        Adam steps (learning rate ``adam_lr``) before the first stage: the
+        usual Adam-then-LBFGS schedule.
     alpha : float
         Weight of the residual term.
-    n_interior, n_boundary : int
-        Collocation points (interior by ``sampler``).
+    n_interior, n_boundary, n_initial : int
+        Collocation points (interior by ``sampler``; ``n_initial`` defaults to ``n_boundary``).
     grid_schedule : sequence of int
         Grids to extend a KAN to, in order.
+    hard_boundary : bool
+        Impose the Dirichlet (and initial) values exactly by :class:`HardDirichlet`.
+    exact_derivatives : bool
+        Propagate derivatives through a KAN exactly (the fast default); False
+        uses nested autograd, the reference.
+    resample_every, resample_count : int
+        Residual-based adaptive refinement: every ``resample_every`` steps add
+        the ``resample_count`` points of largest residual (0: off).
     n_test : int
         Sobol points (another seed) where the errors are measured.
+    seed : int
+    callbacks : sequence of callable
+        Passed to :func:`kansci.fit` for every stage (``cb(step, model, history)``;
+        a true return value stops training).
 
     Returns
     -------
     SolveResult
     """
-    if isinstance(model, KAN) and (model.width[0] != problem.dim or model.width[-1] != 1):
+    n_out = model.width[-1] if isinstance(model, KAN) else None
+    if isinstance(model, KAN) and (model.width[0] != problem.dim or n_out != problem.n_fields):
         raise ValueError(
-            f"problem {problem.name!r} needs a model with {problem.dim} inputs and 1 output, "
+            f"problem {problem.name!r} needs a model with {problem.dim} inputs and {problem.n_fields} output(s), "
             f"got width {list(model.width)}"
         )
-    dtype = next(model.parameters()).dtype
-    device = next(model.parameters()).device
-    x_in = interior_points(problem, n_interior, sampler, seed=seed, dtype=dtype).to(device)
-    x_bd = boundary_points(problem, n_boundary, seed=seed, dtype=dtype).to(device)
-    g_bd = problem.boundary(x_bd)
     if grid_schedule and not isinstance(model, KAN):
         raise ValueError("grid_schedule needs a kansci.KAN")
+    if min(steps, adam_steps, resample_every) < 0 or resample_count < 1:
+        raise ValueError("steps, adam_steps and resample_every must be >= 0 and resample_count >= 1")
+    param = next(model.parameters())
+    dtype, device = param.dtype, param.device
+    x_in = interior_points(problem, n_interior, sampler, seed=seed, dtype=dtype).to(device)
+    problem.check(x_in[:8])
+    try:
+        with torch.no_grad():
+            out = model(x_in[:2])
+    except RuntimeError as err:
+        raise ValueError(
+            f"problem {problem.name!r} has {problem.dim} inputs, which the model cannot take ({err}); "
+            f"build it with {problem.dim} inputs"
+        ) from err
+    if out.ndim != 2 or out.shape[1] != problem.n_fields:
+        raise ValueError(
+            f"problem {problem.name!r} needs a model with {problem.n_fields} output(s), got {tuple(out.shape)}"
+        )
+
+    targets: dict[str, tuple[Tensor, Tensor]] = {}
+    if problem.boundary is not None and not hard_boundary:
+        x_bd = boundary_points(problem, n_boundary, seed=seed, dtype=dtype).to(device)
+        targets["boundary"] = (x_bd, problem.boundary(x_bd))
+    if problem.neumann is not None:
+        x_nm = boundary_points(problem, n_boundary, seed=seed + 7, dtype=dtype).to(device)
+        targets["neumann"] = (x_nm, problem.neumann(x_nm))
+    if problem.time and not hard_boundary:
+        x_ic = initial_points(problem, n_initial or n_boundary, seed=seed, dtype=dtype).to(device)
+        targets["initial"] = (x_ic, problem.initial(x_ic))
+    if problem.observations is not None:
+        targets["data"] = tuple(t.to(device=device, dtype=dtype) for t in problem.observations)
+    normals = outward_normals(problem, targets["neumann"][0]) if "neumann" in targets else None
+    fields = list(problem.boundary_fields)
+    points = {"interior": x_in}
 
     def loss(m: nn.Module):
-        residual = problem.residual(x_in, *derivatives(m, x_in))
-        boundary = m(x_bd) - g_bd
-        res, bnd = residual.square().mean(), boundary.square().mean()
-        return alpha * res + bnd, {"residual": res.detach(), "boundary": bnd.detach()}
+        net = HardDirichlet(m, problem) if hard_boundary else m
+        residual = problem.residual(points["interior"], *derivatives(net, points["interior"], exact_derivatives))
+        parts = {"residual": residual.square().mean()}
+        for name, (xs, target) in targets.items():
+            if name == "neumann":
+                _, du, _ = _all_derivatives(net, xs, exact_derivatives)
+                pred = (du[:, :, 0] * normals).sum(1, keepdim=True)
+            else:
+                pred = net(xs)
+                pred = pred[:, fields] if name == "boundary" else pred[:, :1]
+            parts[name] = (pred - target).square().mean()
+        total = alpha * parts["residual"] + sum(v for k, v in parts.items() if k != "residual")
+        return total, {k: v.detach() for k, v in parts.items()}
 
+    x_test = interior_points(problem, n_test, "sobol", seed=seed + 1, dtype=dtype).to(device)
     result = SolveResult(model=model)
+    train_options = {
+        "seed": seed,
+        "progress": progress,
+        "callbacks": callbacks,
+        "grid_samples": x_in if isinstance(model, KAN) else None,
+    }
+    if adam_steps:
+        result.histories.append(
+            fit(model, loss, steps=adam_steps, opt="adam", lr=adam_lr, update_grid=False, **train_options)
+        )
     for stage, grid in enumerate([None, *grid_schedule]):
+        started = time.perf_counter()
         if grid is not None:
-            result.model = result.model.refine(grid, x_in)
-        history = fit(
-            result.model, loss, steps=steps, opt=opt, lr=lr, update_grid=update_grid and stage == 0,
-            grid_samples=x_in if isinstance(result.model, KAN) else None, seed=seed, progress=progress,
-        )  # fmt: skip
-        result.histories.append(history)
-        if history.status != "completed":
+            result.model = result.model.refine(grid, points["interior"])
+        chunks = (
+            [steps] if not resample_every else [resample_every] * (steps // resample_every) + [steps % resample_every]
+        )
+        for i, chunk in enumerate(c for c in chunks if c):
+            if resample_every and (i > 0 or stage > 0):
+                net = HardDirichlet(result.model, problem) if hard_boundary else result.model
+                points["interior"] = _resample(problem, net, points["interior"], resample_count, seed + 100 * stage + i)
+            history = fit(
+                result.model, loss, steps=chunk, opt=opt, lr=lr,
+                update_grid=update_grid and stage == 0 and i == 0, **train_options,
+            )  # fmt: skip
+            result.histories.append(history)
+            if history.status != "completed":
+                break
+        seconds = time.perf_counter() - started
+        final = HardDirichlet(result.model, problem) if hard_boundary else result.model
+        measured = errors(problem, final, x_test) if problem.exact is not None else {}
+        n_params = sum(p.numel() for p in result.model.parameters() if p.requires_grad)
+        grid_now = result.model.config.grid if isinstance(result.model, KAN) else None
+        result.stages.append(Stage(grid=grid_now, n_params=n_params, seconds=seconds, errors=measured))
+        if result.histories[-1].status != "completed":
             break
-    if problem.exact is not None:
-        x_test = interior_points(problem, n_test, "sobol", seed=seed + 1, dtype=dtype).to(device)
-        result.errors = errors(problem, result.model, x_test)
+    if hard_boundary:
+        result.model = HardDirichlet(result.model, problem)
+    result.errors = result.stages[-1].errors if result.stages else {}
+    result.points = points["interior"]
     return result

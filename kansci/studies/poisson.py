@@ -1,0 +1,283 @@
+"""Paper §3.4: solve Poisson (or another shipped PDE) with KANs and MLPs; error against size.
+
+Run: ``python -m kansci.studies.poisson [--quick] [--out DIR] [--seed N] [--problem NAME]``
+
+Writes into ``--out``: ``results.nc`` (xarray: errors per stage, loss curves,
+solutions on a grid), ``solution.png``, ``error_vs_params.png``,
+``losses.png`` and ``summary.md`` (our numbers beside the paper's). Finished
+runs are stored in ``--out/runs`` at once, so an interrupted study resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+import kansci
+from kansci import pde, sweep
+from kansci.baselines import mlp
+from kansci.core.model import KAN
+from kansci.viz import plot_error_vs_params, plot_losses, plot_solution
+
+log = logging.getLogger("kansci.studies.poisson")
+
+PROBLEMS: dict[str, Callable[[], pde.Problem]] = {
+    "poisson_paper": pde.poisson_paper,
+    "poisson_sine": pde.poisson_sine,
+    "helmholtz": pde.helmholtz,
+    "heat": pde.heat,
+    "burgers": pde.burgers,
+    "allen_cahn": pde.allen_cahn,
+}
+
+# published relative L2 errors to place ours beside (REFERENCE.md)
+PAPER = {
+    "poisson_paper": {
+        "KAN [2,10,1] (paper, MSE ~1e-7)": (1e2, 7.3e-4),
+        "MLP (paper, MSE ~1e-5)": (1e4, 7.3e-3),
+    },
+    "helmholtz": {"adaptive PIKAN [2,8,8,1]": (None, 1.02e-3), "MLP-PINN": (None, 3.5e-3)},
+    "heat": {"adaptive PIKAN": (None, 2.10e-4)},
+    "burgers": {"adaptive PIKAN": (None, 2.43e-2), "PINNacle MLP (Adam->LBFGS)": (None, 1.33e-2)},
+    "allen_cahn": {"adaptive PIKAN": (None, 1.41e-2), "PINN+RBA": (None, 1.51e-2)},
+}
+TARGET = {"poisson_paper": ("KAN [2,10,1]", 7.3e-4)}
+PLOT_POINTS = 101
+
+
+def configs(problem: str, quick: bool, seed: int, dtype: str, device: str) -> list[dict[str, Any]]:
+    """The runs of the study: KANs with grid extension, MLPs of a few depths and widths."""
+    common = {"problem": problem, "seed": seed, "dtype": dtype, "device": device, "version": kansci.__version__}
+    if quick:
+        common |= {"n_interior": 400, "n_boundary": 100, "steps": 8}
+        kans, mlps, grids = [[2, 5, 1]], [[2, 10, 10, 1]], [5, 10]
+    else:  # the paper's boundary points; a quarter of its interior points, to finish in ~10 minutes on 2 cores
+        common |= {"n_interior": 2500, "n_boundary": 800, "steps": 50}
+        kans, grids = [[2, 10, 1], [2, 5, 1]], [5, 10, 20, 40]
+        mlps = [[2, 100, 100, 1], [2, 20, 20, 20, 1], [2, 10, 10, 1]]
+    mlp_steps = common["steps"] * len(grids)  # the same number of optimizer steps as a KAN's schedule
+    mlp_runs = [dict(common, name=_name("MLP", w), kind="mlp", width=w, grids=[], steps=mlp_steps) for w in mlps]
+    kan_runs = [dict(common, name=_name("KAN", w), kind="kan", width=w, grids=grids) for w in kans]
+    return mlp_runs[:1] + kan_runs + mlp_runs[1:]  # the longest runs first: they start on the free workers
+
+
+def _name(kind: str, width: Sequence[int]) -> str:
+    return f"{kind} [{','.join(map(str, width))}]"
+
+
+def _plot_grid(problem: pde.Problem) -> tuple[np.ndarray, np.ndarray]:
+    return tuple(np.linspace(lo, hi, PLOT_POINTS) for lo, hi in zip(problem.lower, problem.upper))  # type: ignore[return-value]
+
+
+def _axis_names(problem: pde.Problem) -> tuple[str, str]:
+    return ("x", "t") if problem.time else ("x", "y")
+
+
+def run_config(config: Mapping[str, Any]) -> xr.Dataset:
+    """Train one model on one problem; its stages, loss curve and solution as an xarray Dataset."""
+    problem = PROBLEMS[config["problem"]]()
+    dtype, device = getattr(torch, config["dtype"]), torch.device(config["device"])
+    width = config["width"]
+    if config["kind"] == "kan":
+        grids = config["grids"]
+        model = KAN(width, grid=grids[0], seed=config["seed"], dtype=dtype, device=device)
+        schedule = grids[1:]
+    else:
+        model = mlp(width, "tanh", seed=config["seed"], dtype=dtype, device=device)
+        schedule = []
+    result = pde.solve(
+        problem, model, steps=config["steps"], n_interior=config["n_interior"], n_boundary=config["n_boundary"],
+        grid_schedule=schedule, seed=config["seed"], progress=False,
+    )  # fmt: skip
+    stages = result.stages
+    data: dict[str, Any] = {
+        "n_params": ("stage", [float(s.n_params) for s in stages]),
+        "grid": ("stage", [float(s.grid) if s.grid is not None else math.nan for s in stages]),
+        "seconds": ("stage", [s.seconds for s in stages]),
+    }
+    for key in stages[-1].errors:
+        data[key] = ("stage", [s.errors.get(key, math.nan) for s in stages])
+    data["loss"] = ("step", [v for h in result.histories for v in h.loss])
+    for part in result.histories[0].parts:
+        data[part] = ("step", [v for h in result.histories for v in h.parts.get(part, [])])
+    ax, ay = _plot_grid(problem)
+    names = _axis_names(problem)
+    mesh = torch.cartesian_prod(torch.as_tensor(ay), torch.as_tensor(ax))[:, [1, 0]].to(dtype=dtype, device=device)
+    with torch.no_grad():
+        u = result.model(mesh)[:, 0].reshape(len(ay), len(ax)).cpu().numpy()
+    data["u"] = ((names[1], names[0]), u)
+    coords = {"stage": np.arange(len(stages)), "step": np.arange(len(data["loss"][1])), names[0]: ax, names[1]: ay}
+    ds = xr.Dataset(data, coords=coords)
+    ds.attrs = {
+        "name": config["name"],
+        "kind": config["kind"],
+        "width": json.dumps(width),
+        "status": result.histories[-1].status,
+    }
+    return ds
+
+
+def gather(runs: Sequence[xr.Dataset], problem: pde.Problem, run_configs: Sequence[Mapping[str, Any]]) -> xr.Dataset:
+    """One Dataset over all runs (NaN-padded stages and steps) with the exact solution and the study's config."""
+    names = [r.attrs["name"] for r in runs]
+    combined = xr.concat(
+        [r.assign_attrs({}) for r in runs], dim=xr.DataArray(names, dims="run", name="run"),
+        join="outer", fill_value=math.nan, combine_attrs="drop",
+    )  # fmt: skip
+    combined["kind"] = ("run", [r.attrs["kind"] for r in runs])
+    combined["width"] = ("run", [r.attrs["width"] for r in runs])
+    combined["status"] = ("run", [r.attrs["status"] for r in runs])
+    if problem.exact is not None:
+        ax_name, ay_name = _axis_names(problem)
+        ax, ay = combined[ax_name].values, combined[ay_name].values
+        mesh = torch.cartesian_prod(torch.tensor(ay), torch.tensor(ax))[:, [1, 0]]
+        combined["u_exact"] = ((ay_name, ax_name), problem.exact(mesh)[:, 0].reshape(len(ay), len(ax)).numpy())
+    combined.attrs = {
+        "problem": problem.name,
+        "configs": json.dumps(list(run_configs)),
+        "kansci_version": kansci.__version__,
+        "torch_version": str(torch.__version__),
+        "python": platform.python_version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return combined
+
+
+def _final(ds: xr.Dataset, var: str) -> np.ndarray:
+    """The last finite stage value of ``var`` for every run."""
+    values = ds[var].values
+    out = np.full(values.shape[0], np.nan)
+    for i, row in enumerate(values):
+        finite = row[np.isfinite(row)]
+        if finite.size:
+            out[i] = finite[-1]
+    return out
+
+
+def figures(ds: xr.Dataset, out: Path) -> list[Path]:
+    """solution.png, error_vs_params.png and losses.png from a gathered Dataset."""
+    paths = []
+    ax_name, ay_name = _axis_names_of(ds)
+    axes = (ds[ax_name].values, ds[ay_name].values)
+    err = _final(ds, "relative_l2")
+    best = {kind: int(np.nanargmin(np.where(ds["kind"].values == kind, err, np.nan))) for kind in ("kan", "mlp")
+            if (ds["kind"].values == kind).any()}  # fmt: skip
+    fields = {} if "u_exact" not in ds else {"exact": ds["u_exact"].values}
+    fields |= {str(ds["run"].values[i]): ds["u"].values[i] for i in best.values()}
+    fig = plot_solution(
+        axes, fields, labels=(ax_name, ay_name), exact=ds["u_exact"].values if "u_exact" in ds else None
+    )
+    paths.append(out / "solution.png")
+    fig.savefig(paths[-1], dpi=110)
+
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for i, name in enumerate(ds["run"].values):
+        params, errs = ds["n_params"].values[i], ds["relative_l2"].values[i]
+        keep = np.isfinite(params) & np.isfinite(errs)
+        if ds["kind"].values[i] == "kan":
+            series[f"{name} (G={'→'.join(str(int(g)) for g in ds['grid'].values[i][keep])})"] = (
+                params[keep],
+                errs[keep],
+            )
+        else:
+            depth = len(json.loads(ds["width"].values[i])) - 1
+            line = series.setdefault(f"MLP depth {depth}", ([], []))
+            line[0].extend(params[keep][-1:])
+            line[1].extend(errs[keep][-1:])
+    refs = {k: v for k, v in PAPER.get(ds.attrs["problem"], {}).items() if v[0] is not None}
+    fig = plot_error_vs_params(series, references=refs)
+    paths.append(out / "error_vs_params.png")
+    fig.savefig(paths[-1], dpi=110)
+
+    parts = [p for p in ("loss", "residual", "boundary", "initial", "data") if p in ds]
+    curves = {str(n): {p: ds[p].values[i] for p in parts} for i, n in enumerate(ds["run"].values)}
+    fig = plot_losses(curves)
+    paths.append(out / "losses.png")
+    fig.savefig(paths[-1], dpi=110)
+    return paths
+
+
+def _axis_names_of(ds: xr.Dataset) -> tuple[str, str]:
+    return ("x", "t") if "t" in ds.dims else ("x", "y")
+
+
+def summary(ds: xr.Dataset, wall_seconds: float, command: str) -> str:
+    """summary.md: a table of every run and the paper's numbers beside ours."""
+    problem = ds.attrs["problem"]
+    train = float(np.nansum(ds["seconds"].values))
+    lines = [f"# {problem}: KAN vs MLP", "", f"Command: `{command}`", ""]
+    lines += [f"Wall time of this invocation {wall_seconds:.0f} s; training time of all runs {train:.0f} s.", ""]
+    cols = [c for c in ("relative_l2", "mse", "max_error", "relative_h1") if c in ds]
+    lines += ["| run | grids | params | " + " | ".join(cols) + " | train s |", "|---" * (4 + len(cols)) + "|"]
+    finals = {c: _final(ds, c) for c in [*cols, "n_params"]}
+    for i, name in enumerate(ds["run"].values):
+        grids = ds["grid"].values[i]
+        grids = "→".join(str(int(g)) for g in grids[np.isfinite(grids)]) or "—"
+        seconds = float(np.nansum(ds["seconds"].values[i]))
+        row = [
+            str(name),
+            grids,
+            f"{int(finals['n_params'][i])}",
+            *(f"{finals[c][i]:.2e}" for c in cols),
+            f"{seconds:.0f}",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    refs = PAPER.get(problem)
+    if refs:
+        lines += ["", "Published (relative L2):", ""]
+        lines += [f"- {k}: {e:.2e}" + (f" with ~{p:.0e} parameters" if p else "") for k, (p, e) in refs.items()]
+    if problem in TARGET:
+        run, limit = TARGET[problem]
+        if run in ds["run"].values:
+            value = float(_final(ds, "relative_l2")[list(ds["run"].values).index(run)])
+            verdict = "met" if value <= limit else "not met"
+            lines += ["", f"Target: {run} relative L2 <= {limit:.1e} (the paper's MSE 1e-7): {value:.2e}, {verdict}."]
+    lines += [
+        "",
+        f"kansci {ds.attrs['kansci_version']}, torch {ds.attrs['torch_version']}, created {ds.attrs['created']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> xr.Dataset:
+    parser = argparse.ArgumentParser(prog="python -m kansci.studies.poisson", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny run (about a minute): a smoke test")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default results/<problem>)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--problem", choices=sorted(PROBLEMS), default="poisson_paper")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument("--workers", type=int, default=None, help="local worker processes (0: run in this process)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    out = args.out or Path("results") / (args.problem + ("_quick" if args.quick else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    run_configs = configs(args.problem, args.quick, args.seed, args.dtype, args.device)
+    workers = args.workers if args.workers is not None else (0 if args.device != "cpu" else None)
+    started = time.perf_counter()
+    runs = sweep.run(run_config, run_configs, store=out / "runs", workers=workers, progress=True, desc=args.problem)
+    wall = time.perf_counter() - started
+    ds = gather(runs, PROBLEMS[args.problem](), run_configs)
+    ds.to_netcdf(out / "results.nc", engine="h5netcdf")
+    figures(ds, out)
+    command = "python -m kansci.studies.poisson " + " ".join(argv if argv is not None else sys.argv[1:])
+    (out / "summary.md").write_text(summary(ds, wall, command.strip()))
+    log.info("wrote %s", out)
+    log.info("%s", (out / "summary.md").read_text())
+    return ds
+
+
+if __name__ == "__main__":
+    main()

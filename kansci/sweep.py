@@ -1,0 +1,141 @@
+"""Run many independent training runs, storing each result the moment it finishes.
+
+A sweep is a function ``fn(config) -> xarray.Dataset`` and a list of configs
+(plain JSON-able dicts). Every finished run is written atomically to
+``store/<key>.nc`` (the key is derived from the config), so a sweep that is
+interrupted resumes where it stopped: configs whose record exists are read,
+not rerun. Runs go to local worker processes (one torch thread each: small
+networks do not gain from intra-op threads, and processes do not share the
+GIL), or run in this process when ``workers=0``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import torch
+import xarray as xr
+from tqdm.auto import tqdm
+
+__all__ = ["config_key", "run"]
+
+log = logging.getLogger(__name__)
+
+RunFn = Callable[[Mapping[str, Any]], xr.Dataset]
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A short stable name for a config: its ``name`` entry (if any) and a hash of the whole."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(config.get("name", "run")))
+    return f"{name}-{digest}"
+
+
+def _write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read(path: Path) -> xr.Dataset:
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _call(fn: RunFn, config: Mapping[str, Any]) -> xr.Dataset:
+    result = fn(config)
+    if not isinstance(result, xr.Dataset):
+        raise TypeError(f"a sweep function must return an xarray.Dataset, got {type(result).__name__}")
+    return result
+
+
+def run(
+    fn: RunFn,
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    store: str | os.PathLike | None = None,
+    workers: int | None = None,
+    threads_per_worker: int = 1,
+    progress: bool | None = None,
+    desc: str = "runs",
+) -> list[xr.Dataset]:
+    """Run ``fn`` on every config; results in the order of ``configs``.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(config) -> xarray.Dataset``; must be importable by name (a
+        module-level function) when ``workers > 0``.
+    configs : sequence of dict
+        JSON-able; two configs with the same content are the same run.
+    store : path, optional
+        Folder for one NetCDF record per finished run; existing records are
+        reused, so an interrupted sweep resumes.
+    workers : int, optional
+        Local worker processes (default: CPU count, at most the runs left);
+        0 runs everything in this process.
+    threads_per_worker : int
+        ``torch.set_num_threads`` in each worker.
+    progress : bool, optional
+        A progress bar over runs (default: when stderr is a terminal).
+
+    Returns
+    -------
+    list of xarray.Dataset
+    """
+    keys = [config_key(c) for c in configs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("configs contain duplicates; give each run a distinct config")
+    folder = None if store is None else Path(store)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    results: dict[int, xr.Dataset] = {}
+    for i, key in enumerate(keys):
+        if folder is not None and (folder / f"{key}.nc").exists():
+            results[i] = _read(folder / f"{key}.nc")
+    todo = [i for i in range(len(configs)) if i not in results]
+    if results:
+        log.info("resuming: %d of %d runs already stored in %s", len(results), len(configs), folder)
+    bar = tqdm(total=len(configs), initial=len(results), desc=desc, disable=None if progress is None else not progress)
+
+    def finish(i: int, ds: xr.Dataset) -> None:
+        if folder is not None:
+            _write_netcdf_atomic(ds, folder / f"{keys[i]}.nc")
+        results[i] = ds
+        bar.update()
+
+    n_workers = min(os.cpu_count() or 1, len(todo)) if workers is None else min(workers, len(todo))
+    try:
+        if n_workers <= 0 or (len(todo) == 1 and workers is None):
+            for i in todo:
+                finish(i, _call(fn, configs[i]))
+        else:
+            context = multiprocessing.get_context("spawn")  # fork and torch's thread pools do not mix
+            with ProcessPoolExecutor(n_workers, context, _init_worker, (threads_per_worker,)) as pool:
+                pending = {pool.submit(_call, fn, configs[i]): i for i in todo}
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        finish(pending.pop(future), future.result())
+    finally:
+        bar.close()
+    return [results[i] for i in range(len(configs))]
