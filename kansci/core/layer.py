@@ -20,6 +20,11 @@ BasisMode = Literal["auto", "dense", "sparse"]
 SPARSE_FROM_BASES = 40
 
 
+# per-edge terms (combine_edges) gather the k+1 touched coefficients from this many bases on; a dense
+# scatter + batched matmul is faster below (measured on 2 CPU cores: KAN [2,5,5,1], 10,000 points)
+EDGE_GATHER_FROM_BASES = 9
+
+
 class KANLayer(nn.Module):
     """A layer of learnable activation functions on every edge ``in -> out``.
 
@@ -187,6 +192,22 @@ class KANLayer(nn.Module):
         dense = scatter_dense(values, row, table, extra=base)
         weight = torch.cat([spline_weight.view(self.in_features, self.n_basis, -1), base_weight.unsqueeze(1)], dim=1)
         return dense.view(batch, -1) @ weight.view(self.in_features * width, -1)
+
+    def combine_edges(
+        self, values: Tensor, row: Tensor, base: Tensor, spline_weight: Tensor, base_weight: Tensor
+    ) -> Tensor:
+        """:meth:`combine` without the sum over inputs: per-edge terms, shape (batch, in_features, out_features)."""
+        table = self.table()
+        batch = values.shape[0]
+        out = base.unsqueeze(-1) * base_weight
+        if self.n_basis >= EDGE_GATHER_FROM_BASES or self.use_sparse():
+            idx = table.flat_index.index_select(0, row.reshape(-1)).view(batch, self.in_features, -1)
+            for s in range(self.k + 1):
+                picked = spline_weight.index_select(0, idx[..., s].reshape(-1)).view(batch, self.in_features, -1)
+                out = out + picked * values[..., s : s + 1]
+            return out
+        dense = scatter_dense(values, row, table)
+        return out + torch.einsum("bij,ijo->bio", dense, spline_weight.view(self.in_features, self.n_basis, -1))
 
     # ------------------------------------------------------------- per edge
     def edge_activations(self, x: Tensor, chunk: int = 4096) -> Tensor:

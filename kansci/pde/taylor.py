@@ -7,9 +7,10 @@ A KAN layer is a sum of univariate functions, so with ``g = dx/dz`` and
     d^2y_o = sum_i phi''_io(x_i) g_i^2 + phi'_io(x_i) h_i
 
 with phi' and phi'' from the analytic B-spline derivatives and those of SiLU.
-Every term is the layer's own contraction (:meth:`KANLayer.combine`) applied
-to derivative values, so no nested autograd graph is built; the result is
-still differentiable with respect to the parameters for training.
+The per-edge derivatives come from the layer's own contraction
+(:meth:`KANLayer.combine_edges`) applied to basis derivatives, so no nested
+autograd graph is built; the result is still differentiable with respect to
+the parameters for training.
 """
 
 from __future__ import annotations
@@ -56,25 +57,20 @@ def _silu_derivatives(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return x * s, first, second
 
 
-def _layer_jet(layer: KANLayer, x: Tensor, g: Tensor, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    batch, dirs, n_in = g.shape
-    table = layer.table()
+def _layer_jet(layer: KANLayer, x: Tensor, g: Tensor | None, h: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """Value and derivatives after ``layer``; ``g is None`` marks the input layer (dx/dz = I, d2x/dz2 = 0)."""
     spline_w, base_w = layer.weights()
-    (b0, b1, b2), row = local_bases(x, table, (0, 1, 2))
+    (b0, b1, b2), row = local_bases(x, layer.table(), (0, 1, 2))
     s0, s1, s2 = _silu_derivatives(x)
     value = layer.combine(b0, row, s0, spline_w, base_w)
-
-    def spread(t: Tensor) -> Tensor:  # (batch, in, ...) -> (batch * dirs, in, ...) per direction
-        return t.unsqueeze(1).expand(batch, dirs, *t.shape[1:]).reshape(batch * dirs, *t.shape[1:])
-
-    gg, hh = g.reshape(batch * dirs, n_in), h.reshape(batch * dirs, n_in)
-    rows = spread(row)
-    d1 = layer.combine(spread(b1) * gg.unsqueeze(-1), rows, spread(s1) * gg, spline_w, base_w)
-    g2 = gg * gg
-    d2_basis = spread(b2) * g2.unsqueeze(-1) + spread(b1) * hh.unsqueeze(-1)
-    d2 = layer.combine(d2_basis, rows, spread(s2) * g2 + spread(s1) * hh, spline_w, base_w)
-    n_out = value.shape[1]
-    return value, d1.view(batch, dirs, n_out), d2.view(batch, dirs, n_out)
+    # phi'_io(x_i) and phi''_io(x_i) of every edge, (batch, in, out)
+    e1 = layer.combine_edges(b1, row, s1, spline_w, base_w)
+    e2 = layer.combine_edges(b2, row, s2, spline_w, base_w)
+    if g is None:  # direction a reaches output o only through edge (a, o)
+        return value, e1, e2
+    # sum over inputs by broadcasting: batched matmuls of these tiny matrices are slower
+    g4, h4, e1, e2 = g.unsqueeze(-1), h.unsqueeze(-1), e1.unsqueeze(1), e2.unsqueeze(1)
+    return value, (g4 * e1).sum(2), (g4 * g4 * e2 + h4 * e1).sum(2)
 
 
 def jet(model: KAN, x: Tensor) -> Jet:
@@ -99,9 +95,7 @@ def jet(model: KAN, x: Tensor) -> Jet:
     if not isinstance(model, KAN):
         raise TypeError(f"jet needs a kansci.KAN, got {type(model).__name__}; use kansci.pde.operators for others")
     model.check_input(x)
-    batch, n_in = x.shape
-    g = torch.eye(n_in, dtype=x.dtype, device=x.device).expand(batch, n_in, n_in)
-    h = torch.zeros_like(g)
+    g = h = None
     for layer in model.layers:
         x, g, h = _layer_jet(layer, x, g, h)
     return Jet(value=x, grad=g, second=h)

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from kansci.core.basis import local_basis
 from kansci.core.grid import fit_coefficients
 from kansci.core.layer import KANLayer
 from tests.conftest import float64
@@ -32,6 +33,18 @@ def test_forward_equals_sum_of_edge_activations(mode):
         layer.mask[1, 2] = 0.0
     x = float64(64, 3, lo=-2.5, hi=2.5)
     torch.testing.assert_close(layer(x), layer.edge_activations(x).sum(1), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("mode", "grid"), [("dense", 4), ("dense", 12), ("sparse", 60)])
+def test_combine_edges_is_edge_activations(mode, grid):
+    # grid 4 takes the dense scatter, 12 and 60 the gather of the touched coefficients
+    layer = _layer(mode, grid=grid)
+    with torch.no_grad():
+        layer.mask[1, 2] = 0.0
+    x = float64(64, 3, lo=-1.5, hi=1.5)
+    values, row = local_basis(x, layer.table())
+    edges = layer.combine_edges(values, row, torch.nn.functional.silu(x), *layer.weights())
+    torch.testing.assert_close(edges, layer.edge_activations(x), rtol=1e-12, atol=1e-12)
 
 
 def test_dense_and_sparse_paths_agree_at_large_grid():
