@@ -84,7 +84,9 @@ def run(
     ----------
     fn : callable
         ``fn(config) -> xarray.Dataset``; must be importable by name (a
-        module-level function) when ``workers > 0``.
+        module-level function) when ``workers > 0``, and a script that starts
+        workers must do so under ``if __name__ == "__main__":`` (processes are
+        spawned, so they import the script).
     configs : sequence of dict
         JSON-able; two configs with the same content are the same run.
     store : path, optional
