@@ -16,7 +16,6 @@ import json
 import logging
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -25,6 +24,8 @@ from typing import Any
 import torch
 import xarray as xr
 from tqdm.auto import tqdm
+
+from kansci import netcdf
 
 __all__ = ["config_key", "run"]
 
@@ -39,22 +40,6 @@ def config_key(config: Mapping[str, Any]) -> str:
     digest = hashlib.sha1(text.encode()).hexdigest()[:10]
     name = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(config.get("name", "run")))
     return f"{name}-{digest}"
-
-
-def _write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _read(path: Path) -> xr.Dataset:
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
 
 
 def _init_worker(threads: int) -> None:
@@ -113,7 +98,7 @@ def run(
     results: dict[int, xr.Dataset] = {}
     for i, key in enumerate(keys):
         if folder is not None and (folder / f"{key}.nc").exists():
-            results[i] = _read(folder / f"{key}.nc")
+            results[i] = netcdf.read(folder / f"{key}.nc")
     todo = [i for i in range(len(configs)) if i not in results]
     if results:
         log.info("resuming: %d of %d runs already stored in %s", len(results), len(configs), folder)
@@ -121,7 +106,7 @@ def run(
 
     def finish(i: int, ds: xr.Dataset) -> None:
         if folder is not None:
-            _write_netcdf_atomic(ds, folder / f"{keys[i]}.nc")
+            netcdf.write(ds, folder / f"{keys[i]}.nc")
         results[i] = ds
         bar.update()
 

@@ -26,7 +26,7 @@ import torch
 import xarray as xr
 
 import kansci
-from kansci import pde, sweep
+from kansci import netcdf, pde, sweep
 from kansci.baselines import mlp
 from kansci.core.model import KAN
 from kansci.viz import plot_error_vs_params, plot_losses, plot_solution
@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     runs = sweep.run(run_config, run_configs, store=out / "runs", workers=workers, progress=True, desc=args.problem)
     wall = time.perf_counter() - started
     ds = gather(runs, PROBLEMS[args.problem](), run_configs)
-    ds.to_netcdf(out / "results.nc", engine="h5netcdf")
+    netcdf.write(ds, out / "results.nc")
     figures(ds, out)
     command = "python -m kansci.studies.poisson " + " ".join(argv if argv is not None else sys.argv[1:])
     (out / "summary.md").write_text(summary(ds, wall, command.strip()))
