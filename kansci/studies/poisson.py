@@ -40,6 +40,7 @@ PROBLEMS: dict[str, Callable[[], pde.Problem]] = {
     "heat": pde.heat,
     "burgers": pde.burgers,
     "allen_cahn": pde.allen_cahn,
+    "inverse_poisson": pde.inverse_poisson,
 }
 
 # published relative L2 errors to place ours beside (REFERENCE.md)
@@ -52,6 +53,7 @@ PAPER = {
     "heat": {"adaptive PIKAN": (None, 2.10e-4)},
     "burgers": {"adaptive PIKAN": (None, 2.43e-2), "PINNacle MLP (Adam->LBFGS)": (None, 1.33e-2)},
     "allen_cahn": {"adaptive PIKAN": (None, 1.41e-2), "PINN+RBA": (None, 1.51e-2)},
+    "inverse_poisson": {"PINNacle vPINN": (None, 1.96e-2), "PINNacle vanilla PINN": (None, 9.42e-2)},
 }
 TARGET = {"poisson_paper": ("KAN [2,10,1]", 7.3e-4)}
 PLOT_POINTS = 101
@@ -67,6 +69,8 @@ def configs(problem: str, quick: bool, seed: int, dtype: str, device: str) -> li
         common |= {"n_interior": 2500, "n_boundary": 800, "steps": 50}
         kans, grids = [[2, 10, 1], [2, 5, 1]], [5, 10, 20, 40]
         mlps = [[2, 100, 100, 1], [2, 20, 20, 20, 1], [2, 10, 10, 1]]
+    n_out = PROBLEMS[problem]().n_fields  # an inverse problem learns its coefficient as a second output
+    kans, mlps = [[*w[:-1], n_out] for w in kans], [[*w[:-1], n_out] for w in mlps]
     mlp_steps = common["steps"] * len(grids)  # the same number of optimizer steps as a KAN's schedule
     mlp_runs = [dict(common, name=_name("MLP", w), kind="mlp", width=w, grids=[], steps=mlp_steps) for w in mlps]
     kan_runs = [dict(common, name=_name("KAN", w), kind="kan", width=w, grids=grids) for w in kans]
@@ -220,6 +224,7 @@ def summary(ds: xr.Dataset, wall_seconds: float, command: str) -> str:
     lines = [f"# {problem}: KAN vs MLP", "", f"Command: `{command}`", ""]
     lines += [f"Wall time of this invocation {wall_seconds:.0f} s; training time of all runs {train:.0f} s.", ""]
     cols = [c for c in ("relative_l2", "mse", "max_error", "relative_h1") if c in ds]
+    cols += sorted(c for c in ds.data_vars if c.startswith("relative_l2_"))  # other fields, e.g. a coefficient
     lines += ["| run | grids | params | " + " | ".join(cols) + " | train s |", "|---" * (4 + len(cols)) + "|"]
     finals = {c: _final(ds, c) for c in [*cols, "n_params"]}
     for i, name in enumerate(ds["run"].values):
