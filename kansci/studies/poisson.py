@@ -85,8 +85,8 @@ def _plot_grid(problem: pde.Problem) -> tuple[np.ndarray, np.ndarray]:
     return tuple(np.linspace(lo, hi, PLOT_POINTS) for lo, hi in zip(problem.lower, problem.upper))  # type: ignore[return-value]
 
 
-def _axis_names(problem: pde.Problem) -> tuple[str, str]:
-    return ("x", "t") if problem.time else ("x", "y")
+def _axis_names(time_axis: bool) -> tuple[str, str]:
+    return ("x", "t") if time_axis else ("x", "y")
 
 
 def run_config(config: Mapping[str, Any]) -> xr.Dataset:
@@ -117,7 +117,7 @@ def run_config(config: Mapping[str, Any]) -> xr.Dataset:
     for part in result.histories[0].parts:
         data[part] = ("step", [v for h in result.histories for v in h.parts.get(part, [])])
     ax, ay = _plot_grid(problem)
-    names = _axis_names(problem)
+    names = _axis_names(problem.time)
     mesh = torch.cartesian_prod(torch.as_tensor(ay), torch.as_tensor(ax))[:, [1, 0]].to(dtype=dtype, device=device)
     with torch.no_grad():
         u = result.model(mesh)[:, 0].reshape(len(ay), len(ax)).cpu().numpy()
@@ -144,7 +144,7 @@ def gather(runs: Sequence[xr.Dataset], problem: pde.Problem, run_configs: Sequen
     combined["width"] = ("run", [r.attrs["width"] for r in runs])
     combined["status"] = ("run", [r.attrs["status"] for r in runs])
     if problem.exact is not None:
-        ax_name, ay_name = _axis_names(problem)
+        ax_name, ay_name = _axis_names(problem.time)
         ax, ay = combined[ax_name].values, combined[ay_name].values
         mesh = torch.cartesian_prod(torch.tensor(ay), torch.tensor(ax))[:, [1, 0]]
         combined["u_exact"] = ((ay_name, ax_name), problem.exact(mesh)[:, 0].reshape(len(ay), len(ax)).numpy())
@@ -173,7 +173,7 @@ def _final(ds: xr.Dataset, var: str) -> np.ndarray:
 def figures(ds: xr.Dataset, out: Path) -> list[Path]:
     """solution.png, error_vs_params.png and losses.png from a gathered Dataset."""
     paths = []
-    ax_name, ay_name = _axis_names_of(ds)
+    ax_name, ay_name = _axis_names("t" in ds.dims)
     axes = (ds[ax_name].values, ds[ay_name].values)
     err = _final(ds, "relative_l2")
     best = {kind: int(np.nanargmin(np.where(ds["kind"].values == kind, err, np.nan))) for kind in ("kan", "mlp")
@@ -211,10 +211,6 @@ def figures(ds: xr.Dataset, out: Path) -> list[Path]:
     paths.append(out / "losses.png")
     fig.savefig(paths[-1], dpi=110)
     return paths
-
-
-def _axis_names_of(ds: xr.Dataset) -> tuple[str, str]:
-    return ("x", "t") if "t" in ds.dims else ("x", "y")
 
 
 def summary(ds: xr.Dataset, wall_seconds: float, command: str) -> str:

@@ -88,12 +88,12 @@ def test_solve_poisson_with_grid_extension():
 
 
 def test_heat_with_adam_then_lbfgs():
-    # measured: relative L2 ~1e-2 after 30 Adam + 30 LBFGS steps on 600 points
+    # measured: relative L2 1.7e-3 after 30 Adam + 30 LBFGS steps on 600 points
     model = KAN([2, 5, 1], grid=5, seed=0, dtype=torch.float64)
     result = solve(heat(), model, steps=30, adam_steps=30, adam_lr=1e-2, n_interior=600, n_boundary=100, progress=False)
     assert len(result.histories) == 2 and len(result.histories[0].loss) == 30
     assert set(result.histories[1].parts) == {"residual", "boundary", "initial"}
-    assert result.errors["relative_l2"] < 5e-2
+    assert result.errors["relative_l2"] < 5e-3
 
 
 def test_hard_boundary_is_exact_on_the_faces_and_differentiates_like_autograd():
@@ -132,11 +132,11 @@ def test_residual_based_resampling_adds_the_worst_points():
 
 
 def test_inverse_problem_learns_the_coefficient():
-    # measured: relative L2 of a ~3e-2, of u ~2e-2 after 40 LBFGS steps
+    # measured: relative L2 of a 3.0e-2, of u 1.9e-2 (the noise level) after 40 LBFGS steps
     model = KAN([2, 5, 2], grid=5, seed=0, dtype=torch.float64)
     result = solve(inverse_poisson(), model, steps=40, n_interior=400, n_boundary=100, progress=False)
     assert set(result.histories[0].parts) == {"residual", "boundary", "data"}
-    assert result.errors["relative_l2_a"] < 0.1 and result.errors["relative_l2"] < 0.05
+    assert result.errors["relative_l2_a"] < 6e-2 and result.errors["relative_l2"] < 3e-2
 
 
 def test_solve_names_a_mismatched_model():
