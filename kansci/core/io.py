@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import tempfile
@@ -13,7 +14,7 @@ import torch
 
 from kansci.core.model import KAN, KANConfig
 
-__all__ = ["load", "save", "write_atomic", "read_checkpoint"]
+__all__ = ["load", "save", "state_copy", "write_atomic", "read_checkpoint"]
 
 FORMAT = "kansci.kan"
 VERSION = 1
@@ -39,13 +40,21 @@ def write_atomic(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
+def state_copy(model: torch.nn.Module, device: torch.device | str | None = None) -> dict:
+    """A detached copy of ``model.state_dict()`` (tensors cloned, on ``device`` if given; extra state copied)."""
+    return {
+        k: (v.detach().to(device, copy=True) if torch.is_tensor(v) else copy.deepcopy(v))
+        for k, v in model.state_dict().items()
+    }
+
+
 def model_record(model: KAN) -> dict:
     """The picklable record of a model: format tag, config and state."""
     return {
         "format": FORMAT,
         "version": VERSION,
         "config": model.config.to_dict(),
-        "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state": state_copy(model, "cpu"),
     }
 
 

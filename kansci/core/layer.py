@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from kansci.core.basis import BasisTable, extend_grid, local_basis, scatter_dense
 from kansci.core.grid import adaptive_grid, fit_coefficients, subdivide_grid, uniform_grid
+from kansci.core.symbolic_edges import SymbolicEdges
 
 __all__ = ["KANLayer", "BasisMode"]
 
@@ -93,6 +94,7 @@ class KANLayer(nn.Module):
         self._table: BasisTable | None = None
         self.register_buffer("knots", knots)
         self.register_buffer("mask", torch.ones(in_features, out_features, **kw))
+        self.symbolic = SymbolicEdges(in_features, out_features, **kw)
         n_basis = grid + k
         self.coef = nn.Parameter(torch.zeros(in_features, n_basis, out_features, **kw))
         fan = 1.0 / math.sqrt(in_features)
@@ -144,9 +146,12 @@ class KANLayer(nn.Module):
             Row ``i * (G + k) + j`` is ``mask * w_s * c[i, j]``.
         base : Tensor, shape (in_features, out_features)
             ``mask * w_b``.
+
+        Symbolic edges are masked off here; :attr:`symbolic` adds them.
         """
-        spline = self.coef * (self.scale_spline * self.mask).unsqueeze(1)
-        return spline.reshape(-1, self.out_features), self.scale_base * self.mask
+        mask = self.symbolic.numeric_mask(self.mask)
+        spline = self.coef * (self.scale_spline * mask).unsqueeze(1)
+        return spline.reshape(-1, self.out_features), self.scale_base * mask
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the layer.
@@ -161,7 +166,10 @@ class KANLayer(nn.Module):
         """
         table = self.table()
         values, row = local_basis(x, table)
-        return self.combine(values, row, F.silu(x), *self.weights())
+        out = self.combine(values, row, F.silu(x), *self.weights())
+        if len(self.symbolic):
+            out = out + self.symbolic.summed(self.symbolic.terms(x, self.mask)[0])
+        return out
 
     def combine(self, values: Tensor, row: Tensor, base: Tensor, spline_weight: Tensor, base_weight: Tensor) -> Tensor:
         """Contract local basis values and base-function values with the weights.
@@ -217,10 +225,30 @@ class KANLayer(nn.Module):
         plotting and symbolic fitting, not for training large batches.
         """
         parts = []
+        mask = self.symbolic.numeric_mask(self.mask)
         for xc in x.split(chunk):
             spline = torch.einsum("bij,ijo->bio", self.basis(xc), self.coef) * self.scale_spline
-            parts.append((spline + F.silu(xc).unsqueeze(-1) * self.scale_base) * self.mask)
+            acts = (spline + F.silu(xc).unsqueeze(-1) * self.scale_base) * mask
+            if len(self.symbolic):
+                acts = acts + self.symbolic.scattered(self.symbolic.terms(xc, self.mask)[0])
+            parts.append(acts)
         return torch.cat(parts) if parts else x.new_zeros(0, self.in_features, self.out_features)
+
+    @torch.no_grad()
+    def add_constant_(self, i: int, o: int, value: float | Tensor) -> None:
+        """Shift edge (i, o) by a constant (its d if symbolic, else its spline, exact on the grid span).
+
+        A masked edge cannot carry it and is left alone.
+        """
+        if float(self.mask[i, o]) == 0.0:
+            return
+        row = self.symbolic.index(i, o)
+        if row is not None:
+            self.symbolic.affine[row, 3] += value
+            return
+        scale = self.scale_spline[i, o]
+        if float(scale.abs()) > 1e-12:  # B-splines sum to one on the grid span
+            self.coef[i, :, o] += value / scale
 
     def spline_values(self, x: Tensor) -> Tensor:
         """The unscaled spline part sum_j c_ij B_j(x_i), shape (batch, in, out)."""
@@ -278,6 +306,7 @@ class KANLayer(nn.Module):
         out.coef.copy_(fit_coefficients(out.basis(pts), target))
         out.scale_base.copy_(self.scale_base)
         out.scale_spline.copy_(self.scale_spline)
+        out.symbolic = self.symbolic.subset(torch.arange(self.in_features), torch.arange(self.out_features))
         return out
 
     def _empty_like(self, n_in: int, n_out: int, intervals: int) -> KANLayer:
@@ -296,6 +325,7 @@ class KANLayer(nn.Module):
         out.coef.copy_(self.coef[in_ids][:, :, out_ids])
         out.scale_base.copy_(self.scale_base[in_ids][:, out_ids])
         out.scale_spline.copy_(self.scale_spline[in_ids][:, out_ids])
+        out.symbolic = self.symbolic.subset(in_ids, out_ids)
         return out
 
     def extra_repr(self) -> str:

@@ -110,9 +110,8 @@ def _absorb_removed(model: KAN, out: KAN, keep: list[Tensor], x: Tensor) -> None
     """Fold the mean output of removed nodes into a kept edge of the same target.
 
     A removed node still fed its targets (nearly) constant values phi(x_j);
-    adding their mean to the spline coefficients of the strongest kept edge
-    into each target shifts that edge by exactly this constant on its grid span
-    (B-splines sum to one there), so pruning dead nodes keeps the function.
+    their mean is added to the strongest kept edge into each target
+    (:meth:`KANLayer.add_constant_`), so pruning dead nodes keeps the function.
     """
     edge_acts = model.edge_activations(x)
     for depth, (old, new) in enumerate(zip(model.layers, out.layers)):
@@ -124,10 +123,7 @@ def _absorb_removed(model: KAN, out: KAN, keep: list[Tensor], x: Tensor) -> None
         lost = acts[:, removed].mean(dim=0).sum(dim=0)  # (out_kept,)
         scores = acts[:, keep[depth]].abs().mean(dim=0)  # (in_kept, out_kept)
         for o in range(new.out_features):
-            i = int(scores[:, o].argmax())
-            scale = new.scale_spline[i, o] * new.mask[i, o]
-            if float(scale.abs()) > 1e-12:
-                new.coef[i, :, o] += lost[o] / scale
+            new.add_constant_(int(scores[:, o].argmax()), o, lost[o])
 
 
 def _kept(alive: Tensor, strength: Tensor) -> Tensor:

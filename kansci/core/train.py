@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from kansci.core.io import model_record, read_checkpoint, write_atomic
+from kansci.core.io import model_record, read_checkpoint, state_copy, write_atomic
 from kansci.core.lbfgs import LBFGS
 from kansci.core.model import KAN
 from kansci.core.regularize import sparsity_penalty
@@ -214,7 +214,7 @@ def fit(
         history.events.append(f"resumed at step {start}")
 
     def save_checkpoint(step: int) -> None:
-        record = model_record(model) if is_kan else {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        record = model_record(model) if is_kan else state_copy(model, "cpu")
         write_atomic(
             {
                 "kind": "kansci.fit",
@@ -267,7 +267,7 @@ def fit(
                 xy = draw_batch()
                 model.update_grid_(xy[0] if xy is not None else grid_samples)
                 history.events.append(f"grid updated at step {step}")
-            start_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            start_state = state_copy(model)
             xy = draw_batch()
             record: dict[str, Any] = {}
 

@@ -6,7 +6,9 @@ A KAN layer is a sum of univariate functions, so with ``g = dx/dz`` and
     dy_o   = sum_i phi'_io(x_i) g_i
     d^2y_o = sum_i phi''_io(x_i) g_i^2 + phi'_io(x_i) h_i
 
-with phi' and phi'' from the analytic B-spline derivatives and those of SiLU.
+with phi' and phi'' from the analytic B-spline derivatives and those of SiLU
+(for a fixed symbolic edge ``c*f(a*x+b)+d``: ``c*a*f'`` and ``c*a^2*f''``, with
+f' and f'' of the elementwise function by autograd).
 The per-edge derivatives come from the layer's own contraction
 (:meth:`KANLayer.combine_edges`) applied to basis derivatives, so no nested
 autograd graph is built; the result is still differentiable with respect to
@@ -66,6 +68,10 @@ def _layer_jet(layer: KANLayer, x: Tensor, g: Tensor | None, h: Tensor | None) -
     # phi'_io(x_i) and phi''_io(x_i) of every edge, (batch, in, out)
     e1 = layer.combine_edges(b1, row, s1, spline_w, base_w)
     e2 = layer.combine_edges(b2, row, s2, spline_w, base_w)
+    edges = layer.symbolic
+    if len(edges):  # fixed symbolic edges: c*f(a*x+b)+d with f', f'' of the elementwise function
+        v, d1, d2 = edges.terms(x, layer.mask, derivatives=2)
+        value, e1, e2 = value + edges.summed(v), e1 + edges.scattered(d1), e2 + edges.scattered(d2)
     if g is None:  # direction a reaches output o only through edge (a, o)
         return value, e1, e2
     # sum over inputs by broadcasting: batched matmuls of these tiny matrices are slower

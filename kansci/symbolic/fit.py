@@ -28,6 +28,9 @@ R2_FLOOR = 1e-5
 _CHUNK_ELEMENTS = 1 << 15  # (a, b) pairs x samples per grid chunk; cache-sized, measured fastest on CPU
 _TIE_TOLERANCE = 1e-10  # grid pairs whose 1 - r2 is this close to the best count as ties
 
+TIE_BITS = 1.0
+"""Fits within this many bits of fit quality (a factor 2 in ``1 - r2``) count as equally good in :func:`suggest`."""
+
 
 @dataclass(frozen=True)
 class AffineFit:
@@ -210,8 +213,15 @@ def suggest(
     """Fit every candidate and rank them, best first.
 
     Ranking is by :meth:`AffineFit.score` (fit quality in bits against
-    complexity, weighted by ``weight_simple``), ties broken by higher ``r2``,
-    then lower complexity, then the order of ``lib``.
+    complexity, weighted by ``weight_simple``), ties broken by lower
+    complexity, then by the order of ``lib``. The first place then goes to
+    the simplest candidate (earliest in ``lib`` among equals) whose fit is
+    within :data:`TIE_BITS` of the best one's and no more complex: a 1 - R^2
+    measured on a trained spline carries the spline's own error, so a factor
+    2 is not evidence. Without this a spline that is x^2 up to training
+    error snaps to ``sin`` with a small ``a`` (whose Taylor expansion absorbs
+    the error) rather than to ``x^2`` (the built-in order puts powers before
+    transcendental functions).
 
     Parameters
     ----------
@@ -248,8 +258,8 @@ def suggest(
         for f in _candidates(lib)
     ]
     fits = [fit for fit in fits if fit.r2 >= r2_threshold]
-    fits.sort(key=lambda fit: (-fit.score(weight_simple), -fit.r2, fit.complexity))  # stable: lib order last
-    return fits[:topk]
+    ranked = sorted(fits, key=lambda fit: (-fit.score(weight_simple), fit.complexity))  # stable: lib order last
+    return _prefer_simple(ranked, fits)[:topk]
 
 
 # --- internals ----------------------------------------------------------------------
@@ -268,6 +278,20 @@ def _candidates(
     names = [item for item in items if isinstance(item, str)]
     known = get(names)
     return [known[item] if isinstance(item, str) else item for item in items]
+
+
+def _prefer_simple(ranked: list[AffineFit], in_lib_order: list[AffineFit]) -> list[AffineFit]:
+    """``ranked`` with the simplest fit within TIE_BITS of the best one's quality first (earliest in lib on ties)."""
+    if not ranked:
+        return ranked
+    best = ranked[0]
+    equal = [f for f in in_lib_order if f.complexity <= best.complexity and _bits(f) >= _bits(best) - TIE_BITS]
+    top = min(equal, key=lambda f: f.complexity)  # min keeps the first of equals: lib order
+    return [top] + [f for f in ranked if f is not top]
+
+
+def _bits(fit: AffineFit) -> float:
+    return -math.log2(max(1.0 - fit.r2, R2_FLOOR))
 
 
 def _validated(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
