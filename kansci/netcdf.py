@@ -19,7 +19,7 @@ from pathlib import Path
 
 import xarray as xr
 
-__all__ = ["read", "write"]
+__all__ = ["import_distributed", "read", "write"]
 
 _ABSENT = object()
 
@@ -38,6 +38,16 @@ def _import_distributed_beside_snappy() -> None:
             del sys.modules["snappy"]
         else:
             sys.modules["snappy"] = saved
+
+
+def import_distributed():
+    """``dask.distributed``, imported beside SnapPy; a clear error naming the extra when it is missing."""
+    _import_distributed_beside_snappy()
+    try:
+        import distributed
+    except ImportError as err:
+        raise ImportError('a Dask scheduler needs dask.distributed: pip install "kansci[distributed]"') from err
+    return distributed
 
 
 def write(ds: xr.Dataset, path: str | os.PathLike) -> Path:

@@ -6,7 +6,9 @@ A sweep is a function ``fn(config) -> xarray.Dataset`` and a list of configs
 interrupted resumes where it stopped: configs whose record exists are read,
 not rerun. Runs go to local worker processes (one torch thread each: small
 networks do not gain from intra-op threads, and processes do not share the
-GIL), or run in this process when ``workers=0``.
+GIL), to a Dask distributed cluster when a scheduler address is given (extra
+``distributed``), or run in this process when ``workers=0``. Results always
+come back to this process, which alone writes the records.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 RunFn = Callable[[Mapping[str, Any]], xr.Dataset]
 
+CONNECT_TIMEOUT = "30s"
+"""How long to wait for a Dask scheduler before giving up."""
+
 
 def config_key(config: Mapping[str, Any]) -> str:
     """A short stable name for a config: its ``name`` entry (if any) and a hash of the whole."""
@@ -46,7 +51,9 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _call(fn: RunFn, config: Mapping[str, Any]) -> xr.Dataset:
+def _call(fn: RunFn, config: Mapping[str, Any], threads: int | None = None) -> xr.Dataset:
+    if threads is not None:  # a Dask worker: no initializer runs there
+        torch.set_num_threads(threads)
     result = fn(config)
     if not isinstance(result, xr.Dataset):
         raise TypeError(f"a sweep function must return an xarray.Dataset, got {type(result).__name__}")
@@ -60,6 +67,7 @@ def run(
     store: str | os.PathLike | None = None,
     workers: int | None = None,
     threads_per_worker: int = 1,
+    scheduler: str | None = None,
     progress: bool | None = None,
     desc: str = "runs",
 ) -> list[xr.Dataset]:
@@ -82,6 +90,10 @@ def run(
         0 runs everything in this process.
     threads_per_worker : int
         ``torch.set_num_threads`` in each worker.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://HOST:PORT``): the runs
+        go to its workers instead of local processes (``workers`` is then
+        ignored). ``fn`` must be importable on the workers.
     progress : bool, optional
         A progress bar over runs (default: when stderr is a terminal).
 
@@ -112,7 +124,9 @@ def run(
 
     n_workers = min(os.cpu_count() or 1, len(todo)) if workers is None else min(workers, len(todo))
     try:
-        if n_workers <= 0 or (len(todo) == 1 and workers is None):
+        if scheduler is not None:
+            _run_on_dask(fn, configs, todo, scheduler, threads_per_worker, finish)
+        elif n_workers <= 0 or (len(todo) == 1 and workers is None):
             for i in todo:
                 finish(i, _call(fn, configs[i]))
         else:
@@ -126,3 +140,25 @@ def run(
     finally:
         bar.close()
     return [results[i] for i in range(len(configs))]
+
+
+def _run_on_dask(
+    fn: RunFn,
+    configs: Sequence[Mapping[str, Any]],
+    todo: list[int],
+    address: str,
+    threads: int,
+    finish: Callable[[int, xr.Dataset], None],
+) -> None:
+    """Submit the runs to a Dask cluster and store each as it completes."""
+    if not todo:
+        return
+    distributed = netcdf.import_distributed()
+    try:
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+    except OSError as err:
+        raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {err}") from err
+    with client:
+        futures = {client.submit(_call, fn, configs[i], threads, pure=False): i for i in todo}
+        for future in distributed.as_completed(futures):
+            finish(futures[future], future.result())

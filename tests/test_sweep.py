@@ -45,3 +45,20 @@ def test_a_failed_run_keeps_the_finished_ones(tmp_path):
         sweep.run(square, [{"a": 1}, {"a": 1}], workers=0)
     with pytest.raises(TypeError, match="xarray.Dataset"):
         sweep.run(lambda c: 1.0, [{"a": 1}], workers=0)
+
+
+def test_a_dask_local_cluster_runs_the_sweep_and_resumes(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] (extra 'distributed') not installed")
+    configs = [{"name": "dask", "a": a} for a in (1.0, 2.0, -3.0)]
+    sweep.run(square, configs[:1], store=tmp_path, workers=0, progress=False)  # one run stored before
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        results = sweep.run(square, configs, store=tmp_path, scheduler=cluster.scheduler_address, progress=False)
+    assert [float(r["value"]) for r in results] == [1.0, 4.0, 9.0]
+    assert len(list(tmp_path.glob("dask-*.nc"))) == 3
+
+
+def test_an_unreachable_scheduler_is_named(monkeypatch):
+    pytest.importorskip("distributed", reason="dask[distributed] (extra 'distributed') not installed")
+    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", "2s")
+    with pytest.raises(ConnectionError, match="tcp://127.0.0.1:1"):
+        sweep.run(square, [{"a": 1}], scheduler="tcp://127.0.0.1:1", progress=False)
