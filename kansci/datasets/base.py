@@ -5,10 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+import sympy
 import torch
 from torch import Tensor
 
-__all__ = ["Dataset", "from_arrays", "from_function"]
+__all__ = ["Dataset", "from_arrays", "from_function", "provenance"]
+
+
+def provenance(generator: str, **parameters) -> dict:
+    """Metadata of generated data: generator name, its parameters and the versions of the packages used."""
+    from importlib import metadata
+
+    versions = {}
+    for package in ("kansci", "torch", "numpy", "scipy", "sympy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return {"generator": generator, **parameters, "versions": versions}
 
 
 @dataclass(frozen=True)
@@ -24,7 +38,13 @@ class Dataset:
     input_names, output_names : tuple of str, optional
         Default ``x0, x1, ...`` and ``y0, ...``.
     metadata : dict
-        Free-form provenance (generator, parameters, seed, ...).
+        Provenance: generator, parameters, seed, package versions (see
+        :func:`provenance`), plus anything a loader adds.
+    formula : sympy.Expr, optional
+        The true formula of the (single) output in the symbols
+        ``sympy.Symbol(name, real=True)`` of ``input_names``, when known.
+    input_ranges : tuple of (float, float), optional
+        Sampling range of every input; default the span of the data.
 
     Raises
     ------
@@ -41,6 +61,8 @@ class Dataset:
     input_names: tuple[str, ...] = ()
     output_names: tuple[str, ...] = ()
     metadata: dict = field(default_factory=dict)
+    formula: sympy.Expr | None = None
+    input_ranges: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         parts = {n: getattr(self, n) for n in ("train_input", "train_label", "test_input", "test_label")}
@@ -83,6 +105,26 @@ class Dataset:
             )
         object.__setattr__(self, "input_names", names_in)
         object.__setattr__(self, "output_names", names_out)
+        self._set_ranges()
+        if self.formula is not None:
+            unknown = {str(s) for s in self.formula.free_symbols} - set(names_in)
+            if unknown:
+                raise ValueError(f"formula uses {sorted(unknown)}, which are not input names {list(names_in)}")
+
+    def _set_ranges(self) -> None:
+        if not self.input_ranges:
+            both = torch.cat([self.train_input, self.test_input])
+            spans = zip(both.min(0).values.tolist(), both.max(0).values.tolist())
+            object.__setattr__(self, "input_ranges", tuple((float(a), float(b)) for a, b in spans))
+            return
+        ranges = tuple((float(a), float(b)) for a, b in self.input_ranges)
+        if len(ranges) != self.n_inputs or any(not a <= b for a, b in ranges):
+            raise ValueError(f"input_ranges must be {self.n_inputs} pairs (lo, hi) with lo <= hi, got {ranges}")
+        object.__setattr__(self, "input_ranges", ranges)
+
+    def symbols(self) -> list[sympy.Symbol]:
+        """The sympy symbols of the inputs, in column order (the ones :attr:`formula` uses)."""
+        return [sympy.Symbol(n, real=True) for n in self.input_names]
 
     @property
     def n_inputs(self) -> int:
@@ -112,7 +154,13 @@ class Dataset:
             train_input=self.train_input[:, ids],
             test_input=self.test_input[:, ids],
             input_names=tuple(self.input_names[i] for i in ids),
+            input_ranges=tuple(self.input_ranges[i] for i in ids),
+            formula=self.formula if self.formula is None or self._uses_only(ids) else None,
         )
+
+    def _uses_only(self, ids: Sequence[int]) -> bool:
+        kept = {self.input_names[i] for i in ids}
+        return {str(s) for s in self.formula.free_symbols} <= kept
 
 
 def from_function(
@@ -166,8 +214,9 @@ def from_function(
     x_test, y_test = sample(n_test)
     if noise > 0:
         y_train = y_train + noise * torch.randn(y_train.shape, generator=gen, dtype=torch.float64).to(dtype)
-    meta = {"generator": "from_function", "n_var": n_var, "ranges": bounds.tolist(), "noise": noise, "seed": seed}
-    return Dataset(x_train, y_train, x_test, y_test, tuple(input_names), tuple(output_names), meta)
+    meta = provenance("from_function", n_var=n_var, ranges=bounds.tolist(), noise=noise, seed=seed)
+    ranges = tuple(tuple(r) for r in bounds.tolist())
+    return Dataset(x_train, y_train, x_test, y_test, tuple(input_names), tuple(output_names), meta, None, ranges)
 
 
 def from_arrays(
@@ -197,5 +246,5 @@ def from_arrays(
         raise ValueError(f"{n} samples are too few to split into train and test")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     tr, te = perm[n_test:], perm[:n_test]
-    meta = {"generator": "from_arrays", "test_fraction": test_fraction, "seed": seed}
+    meta = provenance("from_arrays", test_fraction=test_fraction, seed=seed)
     return Dataset(x[tr], y[tr], x[te], y[te], tuple(input_names), tuple(output_names), meta)

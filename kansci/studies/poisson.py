@@ -261,6 +261,9 @@ def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--workers", type=int, default=None, help="local worker processes (0: run in this process)")
+    parser.add_argument(
+        "--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (extra 'distributed')"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = args.out or Path("results") / (args.problem + ("_quick" if args.quick else ""))
@@ -268,7 +271,15 @@ def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     run_configs = configs(args.problem, args.quick, args.seed, args.dtype, args.device)
     workers = args.workers if args.workers is not None else (0 if args.device != "cpu" else None)
     started = time.perf_counter()
-    runs = sweep.run(run_config, run_configs, store=out / "runs", workers=workers, progress=True, desc=args.problem)
+    runs = sweep.run(
+        run_config,
+        run_configs,
+        store=out / "runs",
+        workers=workers,
+        scheduler=args.scheduler,
+        progress=True,
+        desc=args.problem,
+    )
     wall = time.perf_counter() - started
     ds = gather(runs, PROBLEMS[args.problem](), run_configs)
     netcdf.write(ds, out / "results.nc")
