@@ -52,7 +52,6 @@ uses a longer default ring (699 sites) than the others (377, mosaic2: 466).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import math
@@ -65,6 +64,7 @@ import numpy as np
 import sympy
 import torch
 
+from kansci.blas import single_threaded_blas
 from kansci.datasets.base import Dataset, provenance
 from kansci.datasets.registry import register
 
@@ -324,18 +324,6 @@ def mobility_edge(model: str, hopping: float = 1.0) -> tuple[sympy.Eq, sympy.Rel
     return sympy.Eq(lhs, rhs), sympy.StrictGreaterThan(lhs, rhs)
 
 
-def _single_threaded_blas() -> contextlib.AbstractContextManager:
-    """One BLAS thread while diagonalizing many small matrices, if threadpoolctl is installed.
-
-    Threads do not speed up a few-hundred-site ``eigh`` and on busy cores they slow it down many times.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _sample_split(
     model: str,
     n_rows: int,
@@ -381,7 +369,7 @@ def generate(
     Every system draws its parameters uniformly in ``ranges`` and phi uniformly in [0, 2 pi);
     ``states_per_system`` of its eigenstates, drawn at random, become rows. Train and test rows
     come from different systems. Deterministic given ``seed``. BLAS runs on one thread meanwhile
-    when threadpoolctl is installed (see :func:`_single_threaded_blas`).
+    when threadpoolctl is installed (see :func:`single_threaded_blas`).
 
     Parameters
     ----------
@@ -434,7 +422,7 @@ def generate(
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     options = dict(rng=rng, n_sites=n_sites, ranges=bounds, states_per_system=states_per_system, hopping=hopping)
-    with _single_threaded_blas():
+    with single_threaded_blas():
         x_train, d_train = _sample_split(model, n_train, **options)
         x_test, d_test = _sample_split(model, n_test, **options)
     x_all, d_all = np.concatenate([x_train, x_test]), np.concatenate([d_train, d_test])

@@ -16,12 +16,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.interpolate import RectBivariateSpline
 
+from kansci.blas import single_threaded_blas
 from kansci.pde.spectral import (
     barycentric,
     chebyshev,
     etdrk4,
     fourier_evaluate,
-    single_threaded_blas,
     spectral_tail,
     wavenumbers,
 )

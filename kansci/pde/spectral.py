@@ -7,7 +7,6 @@ stay accurate where ``step * L`` is near zero.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 
@@ -19,7 +18,6 @@ __all__ = [
     "chebyshev",
     "etdrk4",
     "fourier_evaluate",
-    "single_threaded_blas",
     "spectral_tail",
     "wavenumbers",
 ]
@@ -107,19 +105,6 @@ def spectral_tail(coefficients: NDArray) -> float:
     magnitude = np.abs(coefficients)
     top = magnitude[..., 2 * magnitude.shape[-1] // 3 :].max()
     return float(top / max(magnitude.max(), np.finfo(np.float64).tiny))
-
-
-def single_threaded_blas() -> contextlib.AbstractContextManager:
-    """Limit BLAS to one thread for the duration (threadpoolctl when installed).
-
-    Small dense eigenproblems and matrix-vector products gain nothing from threads, and a
-    threaded ``eig`` can be 50x slower on a loaded machine. The limit is restored on exit.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def chebyshev(n: int) -> tuple[Array, Array]:
