@@ -1,0 +1,35 @@
+"""The scaling study: the exponent fit and Pareto front on known numbers, and a quick run's outputs."""
+
+import math
+
+import numpy as np
+
+from kansci.studies import scaling
+
+
+def test_fit_exponent_recovers_a_known_power_law_with_its_error():
+    n = np.array([10.0, 20.0, 40.0, 80.0, 160.0, 320.0])
+    rmse = 3.0 * n**-4.0
+    alpha, se, used = scaling.fit_exponent(n, rmse)
+    assert math.isclose(alpha, 4.0, rel_tol=1e-12) and se < 1e-10 and used == 6
+    noisy = rmse * np.exp(np.array([0.1, -0.1, 0.1, -0.1, 0.1, -0.1]))
+    alpha, se, _ = scaling.fit_exponent(n, noisy)
+    assert abs(alpha - 4.0) < 0.1 and 0.01 < se < 0.1  # alternating +-0.1 in log: slope error ~0.04
+    floored = np.append(rmse, 1e-13)  # below the precision floor: left out
+    assert scaling.fit_exponent(np.append(n, 640.0), floored)[2] == 6
+
+
+def test_pareto_front():
+    n = np.array([10, 20, 30, 40, 50])
+    rmse = np.array([1.0, 2.0, 0.5, 0.6, 0.1])
+    assert scaling.pareto(n, rmse).tolist() == [0, 2, 4]
+
+
+def test_quick_study_writes_outputs(tmp_path):
+    ds = scaling.main(["--quick", "--out", str(tmp_path), "--workers", "0"])
+    assert {p.name for p in tmp_path.iterdir()} >= {"results.nc", "scaling.png", "time_vs_grid.png", "summary.md"}
+    kan = ds.sel(run="KAN")
+    assert kan["grid"].values.tolist() == [3, 5, 10]
+    assert kan["n_params"].values.tolist() == [24, 30, 45]  # [2,1,1]: 3 edges x (G + 3 + 2)
+    assert np.isfinite(ds.attrs["kan_alpha"]) and np.isfinite(ds.attrs["mlp_alpha"])
+    assert "KAN alpha" in (tmp_path / "summary.md").read_text()
