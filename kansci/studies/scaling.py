@@ -40,14 +40,23 @@ TARGET_RMSE_G100 = 1e-7
 PYKAN = {"alpha": "3.2-3.7", "rmse_g100": 9.0e-7}  # pykan 0.2.8, measured here (issue text)
 
 
-def configs(quick: bool, seed: int) -> list[dict[str, Any]]:
-    common_settings = {"seed": seed, "n_train": 500 if quick else 3000, "steps": 20 if quick else 200}
+def configs(
+    quick: bool, seed: int, function: str = FUNCTION, kan_width: Sequence[int] = KAN_WIDTH
+) -> list[dict[str, Any]]:
+    common_settings = {
+        "seed": seed,
+        "n_train": 300 if quick else 3000,
+        "steps": 10 if quick else 200,
+        "function": function,
+        "n_inputs": int(kan_width[0]),
+    }
     kan = {
         "name": "KAN",
+        "width": list(kan_width),
         "kind": "kan",
         "grids": [3, 5, 10] if quick else [3, 5, 10, 20, 50, 100],
         "restarts": 2 if quick else 4,
-        "warmup": 50 if quick else 300,
+        "warmup": 30 if quick else 300,
         **common_settings,
     }
     depths = (2, 3) if quick else (2, 3, 4, 5)
@@ -65,7 +74,7 @@ def _warm_start(data, config: Mapping[str, Any]) -> tuple[kansci.KAN, int]:
     best, best_loss, best_seed = None, math.inf, -1
     for offset in range(config["restarts"]):
         seed = config["seed"] + offset
-        model = kansci.KAN(list(KAN_WIDTH), grid=config["grids"][0], seed=seed, dtype=torch.float64)
+        model = kansci.KAN(config["width"], grid=config["grids"][0], seed=seed, dtype=torch.float64)
         kansci.fit(model, data, steps=config["warmup"], opt="adam", lr=1e-2, progress=False, seed=seed)
         loss = kansci.rmse(model, data.train_input, data.train_label)
         if loss < best_loss:
@@ -95,7 +104,7 @@ def _run_kan(data, config: Mapping[str, Any]) -> xr.Dataset:
 
 
 def _run_mlp(data, config: Mapping[str, Any]) -> xr.Dataset:
-    width = [2] + [config["width"]] * (config["depth"] - 1) + [1]
+    width = [config["n_inputs"]] + [config["width"]] * (config["depth"] - 1) + [1]
     model = mlp(width, "tanh", seed=config["seed"], dtype=torch.float64)
     started = time.perf_counter()
     kansci.fit(model, data, steps=config["steps"], progress=False)
@@ -127,7 +136,7 @@ def _stages(rows, config: Mapping[str, Any], **attrs) -> xr.Dataset:
 
 
 def run_config(config: Mapping[str, Any]) -> xr.Dataset:
-    data = load(FUNCTION, n_train=config["n_train"], n_test=1000, seed=config["seed"], dtype=torch.float64)
+    data = load(config["function"], n_train=config["n_train"], n_test=1000, seed=config["seed"], dtype=torch.float64)
     return _run_kan(data, config) if config["kind"] == "kan" else _run_mlp(data, config)
 
 
