@@ -200,5 +200,5 @@ def _load_builtins() -> None:
         importlib.import_module(f"kansci.datasets.{module}")
 
 
-BUILTIN_MODULES: tuple[str, ...] = ("toy", "special", "continual", "feynman", "anderson")
+BUILTIN_MODULES: tuple[str, ...] = ("toy", "special", "continual", "feynman", "anderson", "knots")
 """Modules under kansci.datasets whose import registers datasets (toy, special, feynman, ...)."""

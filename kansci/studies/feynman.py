@@ -2,7 +2,8 @@
 
 Run: ``python -m kansci.studies.feynman [--quick] [--equations I.6.2 I.16.6 ...] [--engine operon] [--out DIR]``
 
-Per equation: train a KAN [n, 5, 1] with sparsity, prune it, snap every edge
+Per equation: train a KAN [n, 5, 1] with sparsity, prune it, extend its grid
+(5, 10, 20) so the splines are accurate, snap every edge
 (:func:`kansci.symbolic.auto_symbolic`, layer by layer with retraining), retrain
 the affine constants and read its formula; fit the engine on the same
 training data; cross-check both against each other and against the true
@@ -43,9 +44,9 @@ def configs(quick: bool, seed: int, equations: Sequence[str] | None, engine: str
     if unknown:
         raise ValueError(f"unknown equations {unknown}; choose from {list(feynman.DIMENSIONLESS)}")
     settings = (
-        {"n_train": 200, "steps": 10, "hidden": 3, "budget": 3.0}
+        {"n_train": 200, "steps": 10, "hidden": 3, "budget": 3.0, "grids": [5]}
         if quick
-        else {"n_train": 1000, "steps": 50, "hidden": 5, "budget": 30.0}
+        else {"n_train": 1000, "steps": 50, "hidden": 5, "budget": 30.0, "grids": [5, 10, 20]}
     )
     return [{"name": eq, "equation": eq, "seed": seed, "engine": engine, **settings} for eq in ids]
 
@@ -56,7 +57,9 @@ def _train_kan(data, config: Mapping[str, Any]) -> tuple[kansci.KAN, dict[str, A
     model = kansci.KAN([data.n_inputs, config["hidden"], 1], grid=5, seed=config["seed"], dtype=torch.float64)
     kansci.fit(model, data, steps=steps, lamb=1e-2, progress=False)
     model = kansci.prune(model, data.train_input)
-    kansci.fit(model, data, steps=steps, progress=False)
+    for grid in config["grids"]:  # accurate splines first: a snap is only as good as the curve it reads
+        model = model if grid == model.config.grid else model.refine(grid, data.train_input)
+        kansci.fit(model, data, steps=steps, progress=False)
     numeric = kansci.rmse(model, data.test_input, data.test_label)
     shape = list(model.width)
     # r2_threshold 0: snap every edge to its best candidate, so every equation gets a formula to check
