@@ -255,7 +255,7 @@ def suggest(
     x, y = _validated(x, y)
     fits = [
         fit_affine(x, y, f, a_range=a_range, b_range=b_range, grid_points=grid_points, refine_steps=refine_steps)
-        for f in _candidates(lib)
+        for f in library_functions(lib)
     ]
     fits = [fit for fit in fits if fit.r2 >= r2_threshold]
     ranked = sorted(fits, key=lambda fit: (-fit.score(weight_simple), fit.complexity))  # stable: lib order last
@@ -265,7 +265,7 @@ def suggest(
 # --- internals ----------------------------------------------------------------------
 
 
-def _candidates(
+def library_functions(
     lib: Mapping[str, SymbolicFunction] | Iterable[str | SymbolicFunction] | None,
 ) -> list[SymbolicFunction]:
     if lib is None:

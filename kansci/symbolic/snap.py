@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from kansci.core.model import KAN
 from kansci.core.train import fit
 from kansci.datasets import Dataset
-from kansci.symbolic.fit import AffineFit, fit_affine, suggest
+from kansci.symbolic.fit import AffineFit, fit_affine, library_functions, suggest
 from kansci.symbolic.library import SymbolicFunction
 
 __all__ = ["EdgeChoice", "auto_symbolic", "edge_data", "fix_symbolic", "unfix"]
@@ -168,9 +168,11 @@ def auto_symbolic(
     refit : bool
         Also refit edges that are already symbolic (default: keep them).
     zero_below : float
-        An edge whose output varies less than this (standard deviation over
-        the samples) is fixed to the constant ``"0"`` candidate (``d`` = its
-        mean) without a search: it carries no shape to read.
+        An edge whose output varies less than this fraction of the most
+        varying edge of its layer (standard deviations over the samples) is
+        fixed to the constant ``"0"`` candidate (``d`` = its mean) without a
+        search: it carries no shape to read. Relative, because a layer may work
+        at any scale (the next layer can undo it).
     retrain_steps : int
         After snapping a layer (all but the last), train the whole model this
         many LBFGS steps on ``data`` (a Dataset) before fitting the next layer:
@@ -196,6 +198,9 @@ def auto_symbolic(
         raise ValueError(f"r2_threshold must lie in [0, 1], got {r2_threshold}")
     fit_options.setdefault("refine_steps", 20)
     x = _inputs(model, data)
+    # "0" (a constant) is kept for flat edges: with it in the ranking a poorly fitting edge would snap to a
+    # constant, since complexity 0 outscores any fit below R^2 ~ 0.996
+    shaped = [f for f in library_functions(lib) if f.name != "0"]
     if retrain_steps and not isinstance(data, Dataset):
         raise ValueError("retrain_steps > 0 needs data as a kansci Dataset (inputs and labels) to train on")
     edges = [(d, i, o) for d, lay in enumerate(model.layers) for i, o in torch.nonzero(lay.mask).tolist()]
@@ -205,6 +210,7 @@ def auto_symbolic(
         with torch.no_grad():  # this layer's inputs after the layers before it were snapped
             inputs = model.layer_inputs(x)[depth]
             acts = lay.edge_activations(inputs)
+            scale = float(acts.std(dim=0).max())  # flatness is judged against the layer's liveliest edge
         for d, i, o in edges:
             if d != depth:
                 continue
@@ -212,11 +218,11 @@ def auto_symbolic(
             if lay.symbolic.index(i, o) is not None and not refit:
                 continue
             xe, ye = _sorted_subsample(inputs[:, i], acts[:, i, o], max_samples)
-            if float(ye.std()) < zero_below:  # flat: a constant, its r2 (0) is no reason to keep it numeric
+            if float(ye.std()) <= zero_below * scale:  # flat: a constant, its r2 (0) is no reason to keep it numeric
                 best = fit_affine(xe, ye, "0")
                 candidates = [best]
             else:
-                candidates = suggest(xe, ye, lib, topk=topk, weight_simple=weight_simple, **fit_options)
+                candidates = suggest(xe, ye, shaped, topk=topk, weight_simple=weight_simple, **fit_options)
                 best = candidates[0] if candidates and candidates[0].r2 >= r2_threshold else None
             if best is not None:
                 lay.symbolic.set(i, o, best.function, (best.a, best.b, best.c, best.d))
