@@ -10,7 +10,7 @@ def test_quick_study(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} >= {"results.nc", "pareto.png", "summary.md"}
     assert list(ds["function"].values) == ["toy/xy"]
     kan = ds.sel(function="toy/xy", run="KAN")
-    assert kan["n_params"].values.tolist() == [36, 48, 78]  # [2,2,1]: 6 edges x (G + 3 + 2)
+    assert kan["n_params"].values.tolist() == [48, 60, 90]  # [2,2,1]: 6 edges x (G + 3 coefficients + 2 scales)
     assert float(kan["test_rmse"][-1]) < 1e-2  # quick: 10 LBFGS steps per grid
     assert np.isfinite(float(ds["kan_alpha"].sel(function="toy/xy")))
     assert "| toy/xy | [2, 2, 1] |" in (tmp_path / "summary.md").read_text()
