@@ -38,15 +38,7 @@ def test_jet_matches_autograd_to_1e10(grid, mode):
     model = KAN([2, 4, 3, 2], grid=grid, seed=3, dtype=torch.float64, basis_mode=mode)
     model.update_grid_(float64(300, 2, lo=-0.8, hi=0.9))  # non-uniform grids
     x = float64(50, 2, seed=7, lo=-1.2, hi=1.2).requires_grad_()  # some points off the grid
-    j = jet(model, x)
-    out = model(x)
-    torch.testing.assert_close(j.value, out, rtol=0, atol=1e-12)
-    for o in range(2):
-        u = out[:, o : o + 1]
-        torch.testing.assert_close(j.grad[:, :, o], gradient(u, x), rtol=0, atol=1e-10)
-        for a in range(2):
-            torch.testing.assert_close(j.second[:, a, o : o + 1], second_partial(u, x, a, a), rtol=0, atol=1e-10)
-        torch.testing.assert_close(j.laplacian()[:, o : o + 1], laplacian(u, x), rtol=0, atol=1e-10)
+    _assert_jet_matches_autograd(model, x)
 
 
 def test_jet_is_differentiable_in_the_parameters():
@@ -79,15 +71,22 @@ def test_jet_through_symbolic_edges_matches_autograd_to_1e10():
     model.layers[1].symbolic.set(1, 0, "1/x", (0.5, 3.0, 1.0, 0.0))
     model.layers[1].symbolic.set(2, 1, "0", (1.0, 0.0, 0.0, 0.4))
     x = float64(40, 2, seed=5, lo=-1.1, hi=1.1).requires_grad_()
-    j = jet(model, x)
-    out = model(x)
-    torch.testing.assert_close(j.value, out, rtol=0, atol=1e-12)
-    for o in range(2):
-        u = out[:, o : o + 1]
-        torch.testing.assert_close(j.grad[:, :, o], gradient(u, x), rtol=0, atol=1e-10)
-        for a in range(2):
-            torch.testing.assert_close(j.second[:, a, o : o + 1], second_partial(u, x, a, a), rtol=0, atol=1e-10)
+    j = _assert_jet_matches_autograd(model, x)
     # and it trains: the Laplacian is differentiable in the affine parameters
     j.laplacian().sum().backward()
     assert torch.isfinite(model.layers[0].symbolic.affine.grad).all()
     assert float(model.layers[0].symbolic.affine.grad.abs().sum()) > 0
+
+
+def _assert_jet_matches_autograd(model, x):
+    """Value, gradient, pure second derivatives and Laplacian of every output against nested autograd."""
+    j = jet(model, x)
+    out = model(x)
+    torch.testing.assert_close(j.value, out, rtol=0, atol=1e-12)
+    for o in range(out.shape[1]):
+        u = out[:, o : o + 1]
+        torch.testing.assert_close(j.grad[:, :, o], gradient(u, x), rtol=0, atol=1e-10)
+        for a in range(x.shape[1]):
+            torch.testing.assert_close(j.second[:, a, o : o + 1], second_partial(u, x, a, a), rtol=0, atol=1e-10)
+        torch.testing.assert_close(j.laplacian()[:, o : o + 1], laplacian(u, x), rtol=0, atol=1e-10)
+    return j
