@@ -1,5 +1,16 @@
 """Symbolic-regression bridge: engines (pyoperon by default, PySR with Julia) and KAN-vs-engine cross-checks."""
 
+from kansci.sr.base import (
+    BEST_LOSS_FLOOR,
+    BEST_LOSS_RATIO,
+    Budget,
+    Candidate,
+    Engine,
+    EngineResult,
+    EngineUnavailable,
+    clean,
+    complexity,
+)
 from kansci.sr.crosscheck import (
     CONSTANT_SLACK,
     NUMERIC_AGREEMENT,
@@ -11,23 +22,9 @@ from kansci.sr.crosscheck import (
     markdown_table,
     symbolically_equal,
 )
-from kansci.sr.engines import (
-    BEST_LOSS_FLOOR,
-    BEST_LOSS_RATIO,
-    DEFAULT_OPERON_OPTIONS,
-    ENGINES,
-    Budget,
-    Candidate,
-    Engine,
-    EngineResult,
-    EngineUnavailable,
-    OperonEngine,
-    PySREngine,
-    clean,
-    complexity,
-    get_engine,
-    pysr_unavailable_reason,
-)
+from kansci.sr.engines import ENGINES, get_engine
+from kansci.sr.operon_engine import DEFAULT_OPERON_OPTIONS, OperonEngine
+from kansci.sr.pysr_engine import PySREngine, pysr_unavailable_reason
 
 __all__ = [
     "BEST_LOSS_FLOOR",

@@ -36,7 +36,7 @@ import numpy as np
 import sympy
 import xarray as xr
 
-from kansci.sr.engines import Candidate, EngineResult, check_data, complexity, relative_rmse
+from kansci.sr.base import Candidate, EngineResult, check_data, complexity, relative_rmse
 from kansci.symbolic.formula import evaluate, snap_constants, tidy
 
 __all__ = [

@@ -23,7 +23,8 @@ from kansci.sr import (
     pysr_unavailable_reason,
     symbolically_equal,
 )
-from kansci.sr.engines import _front, _operon_to_sympy, check_data
+from kansci.sr.base import check_data, pareto_front
+from kansci.sr.operon_engine import operon_to_sympy
 from kansci.symbolic import evaluate
 
 X, Y = sympy.symbols("x y", real=True)
@@ -161,7 +162,7 @@ def test_front_keeps_nondominated_and_picks_simplest_near_best():
         sympy.Float(3.0) * X**2,  # exact
         sympy.Float(2.0) * X**2 + X**3 + X,  # complex and worse: dominated
     ]
-    front, best = _front(raw, x, y, [X], precision=4)
+    front, best = pareto_front(raw, x, y, [X], precision=4)
     assert [c.complexity for c in front] == sorted(c.complexity for c in front)
     assert all(a.loss > b.loss for a, b in zip(front, front[1:]))
     assert best.expr == 3 * X**2 and best.loss < 1e-12
@@ -187,7 +188,7 @@ def test_operon_trees_translate_with_argument_order():
     regressor.fit(x, y)
     symbol_of = dict(zip(regressor.variables_, (X, Y)))
     for entry in regressor.pareto_front_:
-        expr = _operon_to_sympy(entry["tree"], symbol_of)
+        expr = operon_to_sympy(entry["tree"], symbol_of)
         np.testing.assert_allclose(evaluate(expr, [X, Y], x), regressor.evaluate_model(entry["tree"], x), rtol=1e-4)
 
 
