@@ -77,10 +77,13 @@ class FunctionSpec:
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         """The formula at the rows of ``x`` (shape (n, n_variables)), float64, shape (n,)."""
+        if self.fn is None:
+            from kansci.symbolic.formula import evaluate  # lazy: kansci.symbolic imports kansci.core, which imports us
+
+            return evaluate(self.expr, self.symbols(), x)
         x = np.asarray(x, dtype=np.float64)
-        fn = self.fn or sympy.lambdify(self.symbols(), self.expr, modules=["scipy", "numpy"])
         with np.errstate(all="ignore"):
-            y = np.asarray(fn(*x.T), dtype=np.float64)
+            y = np.asarray(self.fn(*x.T), dtype=np.float64)
         return np.broadcast_to(y, (x.shape[0],)).copy()
 
     def sample(
