@@ -17,6 +17,11 @@ attribute          ``metadata``                JSON text
 attribute          ``formula``                 ``sympy.srepr`` text; absent when None
 =================  ==========================  ==========================================
 
+Gridded PDE reference solutions (``{"x": (nx,), "t": (nt,), "u": (nt, nx)}``, the
+``reference`` of a :class:`kansci.pde.Problem`) use the same files and cache through
+:func:`reference_to_netcdf`, :func:`reference_from_netcdf` and :func:`cached_reference`
+(layout :data:`REFERENCE_LAYOUT`).
+
 Metadata goes through JSON: tuples come back as lists and dict keys as strings.
 Reading parses the formula with sympy (which evaluates the text), so read only
 files you trust. Writes go to a temporary file renamed into place: a failed or
@@ -28,7 +33,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -37,10 +42,25 @@ import torch
 
 from kansci.datasets.base import Dataset
 
-__all__ = ["LAYOUT", "cache_dir", "cached", "from_hdf5", "from_netcdf", "to_hdf5", "to_netcdf"]
+__all__ = [
+    "LAYOUT",
+    "REFERENCE_LAYOUT",
+    "cache_dir",
+    "cached",
+    "cached_reference",
+    "from_hdf5",
+    "from_netcdf",
+    "reference_from_netcdf",
+    "reference_to_netcdf",
+    "to_hdf5",
+    "to_netcdf",
+]
 
 LAYOUT = "kansci.datasets.Dataset/1"
 """Value of the ``layout`` attribute that marks a file written by this module."""
+
+REFERENCE_LAYOUT = "kansci.pde.reference/1"
+"""Value of the ``layout`` attribute of a gridded reference solution file."""
 
 _TENSORS = {
     "train_input": ("train_sample", "input"),
@@ -251,3 +271,65 @@ def cached(key: str, make: Callable[[], Dataset]) -> Dataset:
         raise TypeError(f"make() must return a kansci.datasets.Dataset, got {type(ds).__name__}")
     to_netcdf(ds, path)
     return ds
+
+
+def _check_reference(reference: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    missing = {"x", "t", "u"} - set(reference)
+    if missing:
+        raise ValueError(f"a reference solution needs arrays x, t and u; missing {sorted(missing)}")
+    x, t, u = (np.asarray(reference[k], dtype=np.float64) for k in ("x", "t", "u"))
+    if x.ndim != 1 or t.ndim != 1 or u.shape != (t.size, x.size):
+        raise ValueError(f"need x (nx,), t (nt,) and u (nt, nx); got x {x.shape}, t {t.shape}, u {u.shape}")
+    if not (np.isfinite(x).all() and np.isfinite(t).all() and np.isfinite(u).all()):
+        raise ValueError("the reference solution has NaN or inf; recompute it with a finer time step")
+    return {"x": x, "t": t, "u": u}
+
+
+def reference_to_netcdf(
+    reference: Mapping[str, np.ndarray], path: str | os.PathLike, attrs: Mapping[str, str | float] | None = None
+) -> Path:
+    """Write a gridded reference solution (x, t, u = u(t, x)) to NetCDF atomically; return the path.
+
+    ``attrs`` (e.g. the solver and its resolution) are kept as file attributes.
+    """
+    import xarray as xr
+
+    from kansci import netcdf
+
+    grid = _check_reference(reference)
+    record = xr.Dataset(
+        {"u": (("t", "x"), grid["u"])},
+        coords={"x": grid["x"], "t": grid["t"]},
+        attrs={**(attrs or {}), "layout": REFERENCE_LAYOUT},
+    )
+    record["u"].encoding["_FillValue"] = None
+    return netcdf.write(record, path)
+
+
+def reference_from_netcdf(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a reference solution written by :func:`reference_to_netcdf` as ``{"x", "t", "u"}`` arrays."""
+    from kansci import netcdf
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no reference solution file at {path}")
+    try:
+        record = netcdf.read(path)
+    except (OSError, ValueError) as err:
+        raise _not_readable(path, err) from err
+    if record.attrs.get("layout") != REFERENCE_LAYOUT or "u" not in record:
+        raise ValueError(f"{path} is not a kansci reference solution (layout {REFERENCE_LAYOUT!r})")
+    return _check_reference({"x": record["x"].values, "t": record["t"].values, "u": record["u"].values})
+
+
+def cached_reference(key: str, make: Callable[[], Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``cache_dir()/<key>.nc`` if it exists, else ``make()`` written there atomically (as :func:`cached`)."""
+    path = _cache_path(key)
+    if path.is_file():
+        try:
+            return reference_from_netcdf(path)
+        except ValueError as err:
+            raise ValueError(f"{err}; delete {path} to regenerate it") from err
+    grid = _check_reference(make())
+    reference_to_netcdf(grid, path)
+    return grid

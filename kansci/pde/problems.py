@@ -228,14 +228,30 @@ def heat() -> Problem:
     )
 
 
+_REFERENCE_GRIDS = {"burgers": (1025, 201), "allen_cahn": (513, 201)}  # (nx, nt): fine enough across shocks
+
+
 @functools.lru_cache(maxsize=4)
-def _reference(kind: str, *params: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A gridded reference solution, computed once per process (fine enough to interpolate across shocks)."""
+def _solve_reference(kind: str, *params: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A gridded reference solution, computed once per process."""
     from kansci.pde import reference
 
+    nx, nt = _REFERENCE_GRIDS[kind]
     if kind == "burgers":
-        return reference.burgers(nu=params[0], nx=1025, nt=201)
-    return reference.allen_cahn(d=params[0], c=params[1], nx=513, nt=201)
+        return reference.burgers(nu=params[0], nx=nx, nt=nt)
+    return reference.allen_cahn(d=params[0], c=params[1], nx=nx, nt=nt)
+
+
+def _reference(kind: str, *params: float, cache: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reference solution; with ``cache``, read from (or written to) the dataset cache directory."""
+    if not cache:
+        return _solve_reference(kind, *params)
+    from kansci.datasets.storage import cached_reference
+
+    nx, nt = _REFERENCE_GRIDS[kind]
+    key = f"pde/{kind}-" + "-".join(f"{p!r}" for p in params) + f"-nx{nx}-nt{nt}"
+    grid = cached_reference(key, lambda: dict(zip(("x", "t", "u"), _solve_reference(kind, *params))))
+    return grid["x"], grid["t"], grid["u"]
 
 
 def _gridded(x: np.ndarray, t: np.ndarray, u: np.ndarray) -> tuple[Field, dict[str, np.ndarray]]:
@@ -248,13 +264,15 @@ def _gridded(x: np.ndarray, t: np.ndarray, u: np.ndarray) -> tuple[Field, dict[s
     return exact, {"x": x, "t": t, "u": u}
 
 
-def burgers(nu: float = 0.01 / math.pi) -> Problem:
+def burgers(nu: float = 0.01 / math.pi, *, cache: bool = False) -> Problem:
     """Viscous Burgers u_t + u u_x = nu u_xx on [-1, 1] x [0, 1], u(x, 0) = -sin(pi x), u(+-1, t) = 0.
 
     No closed form: ``exact`` interpolates a spectral reference solution
-    (:func:`kansci.pde.reference.burgers`), computed when the problem is built.
+    (:func:`kansci.pde.reference.burgers`), computed when the problem is built
+    (once per process), or with ``cache=True`` read from the dataset cache
+    (:func:`kansci.datasets.cache_dir`; written there the first time).
     """
-    exact, grid = _gridded(*_reference("burgers", nu))
+    exact, grid = _gridded(*_reference("burgers", nu, cache=cache))
     return Problem(
         name="burgers",
         lower=(-1.0, 0.0),
@@ -268,12 +286,13 @@ def burgers(nu: float = 0.01 / math.pi) -> Problem:
     )
 
 
-def allen_cahn(d: float = 1e-3, c: float = 5.0) -> Problem:
+def allen_cahn(d: float = 1e-3, c: float = 5.0, *, cache: bool = False) -> Problem:
     """Allen–Cahn u_t = d u_xx + c (u - u^3) on [-1, 1] x [0, 1], u0 = x^2 cos(pi x), u(+-1, t) = -1.
 
-    ``exact`` interpolates a reference solution (:func:`kansci.pde.reference.allen_cahn`).
+    ``exact`` interpolates a reference solution (:func:`kansci.pde.reference.allen_cahn`);
+    ``cache=True`` keeps it in the dataset cache as :func:`burgers` does.
     """
-    exact, grid = _gridded(*_reference("allen_cahn", d, c))
+    exact, grid = _gridded(*_reference("allen_cahn", d, c, cache=cache))
     return Problem(
         name="allen_cahn",
         lower=(-1.0, 0.0),

@@ -1,5 +1,6 @@
 """Shipped problems are manufactured solutions; sampling covers the box; bad problems fail clearly."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -112,3 +113,38 @@ def test_bad_problems_are_named():
     wrong = Problem("wrong", (0.0, 0.0), (1.0, 1.0), residual, lambda x: x.sum(1))
     with pytest.raises(ValueError, match=r"boundary must return shape \(batch, 1\)"):
         wrong.check(points)
+
+
+def test_reference_solution_round_trips_through_the_dataset_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KANSCI_CACHE", str(tmp_path))
+    computed = burgers().reference
+    cached = burgers(cache=True)  # written to the cache the first time
+    (path,) = tmp_path.glob("pde/burgers-*.nc")
+    for key in ("x", "t", "u"):
+        np.testing.assert_array_equal(cached.reference[key], computed[key])  # lossless
+    stamp = path.stat().st_mtime_ns
+    again = burgers(cache=True)  # read back, not rewritten
+    assert path.stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(again.reference["u"], computed["u"])
+    points = initial_points(again, 20)
+    torch.testing.assert_close(again.exact(points), burgers().exact(points), rtol=0, atol=0)
+
+
+def test_reference_files_are_checked(tmp_path):
+    from kansci.datasets import reference_from_netcdf, reference_to_netcdf, to_netcdf
+    from kansci.datasets.base import from_arrays
+
+    grid = {"x": np.linspace(0, 1, 5), "t": np.linspace(0, 1, 3), "u": np.zeros((3, 5))}
+    path = reference_to_netcdf(grid, tmp_path / "ref.nc", attrs={"solver": "none"})
+    np.testing.assert_array_equal(reference_from_netcdf(path)["x"], grid["x"])
+    with pytest.raises(ValueError, match=r"need x \(nx,\), t \(nt,\) and u \(nt, nx\)"):
+        reference_to_netcdf({**grid, "u": np.zeros((5, 3))}, tmp_path / "bad.nc")
+    with pytest.raises(ValueError, match="missing \\['t'\\]"):
+        reference_to_netcdf({"x": grid["x"], "u": grid["u"]}, tmp_path / "bad.nc")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        reference_to_netcdf({**grid, "u": np.full((3, 5), np.nan)}, tmp_path / "bad.nc")
+    data = to_netcdf(from_arrays(np.zeros((10, 1)), np.zeros((10, 1))), tmp_path / "data.nc")
+    with pytest.raises(ValueError, match="not a kansci reference solution"):
+        reference_from_netcdf(data)
+    with pytest.raises(FileNotFoundError, match="no reference solution file"):
+        reference_from_netcdf(tmp_path / "missing.nc")
