@@ -13,3 +13,5 @@ def test_quick_study_writes_outputs_and_the_kan_remembers(tmp_path):
     kan_window1 = ds["rmse"].sel(model="KAN", window=1).values
     assert kan_window1[-1] <= kan_window1[0] * 1.01 + 1e-12
     assert "met" in (tmp_path / "summary.md").read_text()
+    (claim,) = continual.claims(ds)
+    assert claim.verdict == "within" and claim.ours == f"KAN {kan:.1e}, MLP {net:.1e}"

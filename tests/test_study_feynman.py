@@ -17,6 +17,9 @@ def test_quick_study(tmp_path):
     assert float(ds["kan_numeric_rmse"].max()) < 0.1  # 10 LBFGS steps: measured 2e-2
     summary = (tmp_path / "summary.md").read_text()
     assert "| I.12.11 |" in summary and "KAN formula symbolically exact" in summary
+    exact, consistent = feynman.claims(ds)
+    assert exact.ours == f"{int((ds['kan_vs_truth'] == 'agree').sum())} of {len(feynman.QUICK_EQUATIONS)}"
+    assert consistent.verdict == ("within" if bool(ds["consistent"].all()) else "short")
 
 
 def test_unknown_equation_is_named():

@@ -33,3 +33,6 @@ def test_quick_study_writes_outputs(tmp_path):
     assert kan["n_params"].values.tolist() == [24, 30, 45]  # [2,1,1]: 3 edges x (G + 3 + 2)
     assert np.isfinite(ds.attrs["kan_alpha"]) and np.isfinite(ds.attrs["mlp_alpha"])
     assert "KAN alpha" in (tmp_path / "summary.md").read_text()
+    (claim,) = scaling.claims(ds)  # no G = 100 in the quick run, so only the exponent is claimed
+    assert claim.ours.startswith(f"{ds.attrs['kan_alpha']:.2f} +- ")
+    assert claim.verdict == ("within" if ds.attrs["kan_alpha"] - ds.attrs["kan_alpha_se"] >= 3.5 else "short")

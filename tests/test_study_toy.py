@@ -14,3 +14,6 @@ def test_quick_study(tmp_path):
     assert float(kan["test_rmse"][-1]) < 1e-2  # quick: 10 LBFGS steps per grid
     assert np.isfinite(float(ds["kan_alpha"].sel(function="toy/xy")))
     assert "| toy/xy | [2, 2, 1] |" in (tmp_path / "summary.md").read_text()
+    (claim,) = toy.claims(ds)
+    assert claim.experiment.startswith("toy toy/xy, KAN [2, 2, 1]")
+    assert claim.ours.startswith(f"{float(ds['kan_alpha'].sel(function='toy/xy')):.2f}")

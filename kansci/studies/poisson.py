@@ -10,7 +10,6 @@ runs are stored in ``--out/runs`` at once, so an interrupted study resumes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -29,6 +28,7 @@ import kansci
 from kansci import netcdf, pde, sweep
 from kansci.baselines import mlp
 from kansci.core.model import KAN
+from kansci.studies import common
 from kansci.viz import plot_error_vs_params, plot_losses, plot_solution
 
 log = logging.getLogger("kansci.studies.poisson")
@@ -61,19 +61,19 @@ PLOT_POINTS = 101
 
 def configs(problem: str, quick: bool, seed: int, dtype: str, device: str) -> list[dict[str, Any]]:
     """The runs of the study: KANs with grid extension, MLPs of a few depths and widths."""
-    common = {"problem": problem, "seed": seed, "dtype": dtype, "device": device, "version": kansci.__version__}
+    shared = {"problem": problem, "seed": seed, "dtype": dtype, "device": device, "version": kansci.__version__}
     if quick:
-        common |= {"n_interior": 400, "n_boundary": 100, "steps": 8}
+        shared |= {"n_interior": 400, "n_boundary": 100, "steps": 8}
         kans, mlps, grids = [[2, 5, 1]], [[2, 10, 10, 1]], [5, 10]
     else:  # the paper's boundary points; a quarter of its interior points, to finish in ~10 minutes on 2 cores
-        common |= {"n_interior": 2500, "n_boundary": 800, "steps": 50}
+        shared |= {"n_interior": 2500, "n_boundary": 800, "steps": 50}
         kans, grids = [[2, 10, 1], [2, 5, 1]], [5, 10, 20, 40]
         mlps = [[2, 100, 100, 1], [2, 20, 20, 20, 1], [2, 10, 10, 1]]
     n_out = PROBLEMS[problem]().n_fields  # an inverse problem learns its coefficient as a second output
     kans, mlps = [[*w[:-1], n_out] for w in kans], [[*w[:-1], n_out] for w in mlps]
-    mlp_steps = common["steps"] * len(grids)  # the same number of optimizer steps as a KAN's schedule
-    mlp_runs = [dict(common, name=_name("MLP", w), kind="mlp", width=w, grids=[], steps=mlp_steps) for w in mlps]
-    kan_runs = [dict(common, name=_name("KAN", w), kind="kan", width=w, grids=grids) for w in kans]
+    mlp_steps = shared["steps"] * len(grids)  # the same number of optimizer steps as a KAN's schedule
+    mlp_runs = [dict(shared, name=_name("MLP", w), kind="mlp", width=w, grids=[], steps=mlp_steps) for w in mlps]
+    kan_runs = [dict(shared, name=_name("KAN", w), kind="kan", width=w, grids=grids) for w in kans]
     return mlp_runs[:1] + kan_runs + mlp_runs[1:]  # the longest runs first: they start on the free workers
 
 
@@ -252,18 +252,27 @@ def summary(ds: xr.Dataset, wall_seconds: float, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def claims(ds: xr.Dataset) -> list[common.Claim]:
+    """The paper's (or the published anchors') relative L2 beside our best KAN and best MLP."""
+    refs = PAPER.get(ds.attrs["problem"], {})
+    errors = _final(ds, "relative_l2")
+    kinds = np.array([str(r).split()[0] for r in ds["run"].values])
+    out = []
+    for label, (_, value) in refs.items():
+        kind = "KAN" if ("KAN" in label and "MLP" not in label) else "MLP"
+        mine = errors[kinds == kind]
+        if mine.size and np.isfinite(mine).any():
+            best = int(np.nanargmin(np.where(kinds == kind, errors, np.nan)))
+            experiment = f"{ds.attrs['problem']}: relative L2, our best {kind} ({ds['run'].values[best]}) vs {label}"
+            out.append(common.error_claim(experiment, value, float(np.nanmin(mine))))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> xr.Dataset:
-    parser = argparse.ArgumentParser(prog="python -m kansci.studies.poisson", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tiny run (about a minute): a smoke test")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default results/<problem>)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = common.parser("poisson", __doc__.splitlines()[0], default_out="<problem>")
     parser.add_argument("--problem", choices=sorted(PROBLEMS), default="poisson_paper")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--workers", type=int, default=None, help="local worker processes (0: run in this process)")
-    parser.add_argument(
-        "--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (extra 'distributed')"
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = args.out or Path("results") / (args.problem + ("_quick" if args.quick else ""))

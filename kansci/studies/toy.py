@@ -118,6 +118,24 @@ def summary(ds: xr.Dataset, wall: float, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def claims(ds: xr.Dataset) -> list[common.Claim]:
+    """Per function: the KAN's scaling exponent against the paper's N^-4."""
+    out = []
+    for function in ds["function"].values:
+        part = ds.sel(function=function)
+        alpha, se = float(part["kan_alpha"]), float(part["kan_alpha_se"])
+        out.append(
+            common.target_claim(
+                f"toy {function}, KAN {list(FUNCTIONS[str(function)])}: exponent alpha of RMSE ~ N^-alpha",
+                "alpha = 4 until the precision limit",
+                f"{alpha:.2f} +- {se:.2f}",
+                alpha - se >= scaling.TARGET_ALPHA,
+                note=f"met when alpha >= {scaling.TARGET_ALPHA} within one standard error",
+            )
+        )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     args = common.parser("toy", __doc__.splitlines()[0]).parse_args(argv)
     common.logging_setup()
