@@ -31,6 +31,9 @@ def test_quick_study_writes_outputs(tmp_path):
     kan = ds.sel(run="KAN")
     assert kan["grid"].values.tolist() == [3, 5, 10]
     assert kan["n_params"].values.tolist() == [24, 30, 45]  # [2,1,1]: 3 edges x (G + 3 + 2)
+    all_inside = kan["test_outside"].values == 0  # then the two test errors are one and the same
+    np.testing.assert_array_equal(kan["test_rmse_inside"].values[all_inside], kan["test_rmse"].values[all_inside])
+    assert (kan["test_outside"].values < 1000).all()
     assert np.isfinite(ds.attrs["kan_alpha"]) and np.isfinite(ds.attrs["mlp_alpha"])
     assert "KAN alpha" in (tmp_path / "summary.md").read_text()
     (claim,) = scaling.claims(ds)  # no G = 100 in the quick run, so only the exponent is claimed

@@ -221,6 +221,20 @@ class KAN(nn.Module):
             acts.append(layer(acts[-1]))
         return acts
 
+    @torch.no_grad()
+    def inside_grid(self, x: Tensor) -> Tensor:
+        """Which rows of ``x`` stay inside every layer's grid (a bool tensor of shape (batch,)).
+
+        Outside a grid's span a spline extrapolates (and is exactly 0 beyond its
+        extended knots); a test point whose hidden activations leave the span
+        seen in training can dominate a test error. Masked edges count too.
+        """
+        acts = self.layer_inputs(x)
+        inside = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+        for layer, a in zip(self.layers, acts[:-1]):
+            inside &= ((a >= layer.grid[:, 0]) & (a <= layer.grid[:, -1])).all(dim=1)
+        return inside
+
     def edge_activations(self, x: Tensor) -> list[Tensor]:
         """Per-edge outputs of every layer, each of shape (batch, in_l, out_l)."""
         acts = self.layer_inputs(x)

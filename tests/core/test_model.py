@@ -151,3 +151,15 @@ def test_load_rejects_missing_corrupt_and_foreign_files(tmp_path):
     torch.save(record, mismatched)
     with pytest.raises(ValueError, match="does not match its configuration"):
         kansci.load(mismatched)
+
+
+def test_inside_grid_flags_rows_that_leave_any_layers_grid():
+    model = KAN([2, 3, 1], grid=5, seed=0, dtype=torch.float64)  # default grids span [-1, 1]
+    x = torch.tensor([[0.0, 0.5], [1.5, 0.0], [-0.99, 0.99]], dtype=torch.float64)
+    hidden = model.layer_inputs(x)[1]
+    expected = (x.abs() <= 1).all(1) & ((hidden >= -1) & (hidden <= 1)).all(1)
+    assert model.inside_grid(x).tolist() == expected.tolist()
+    assert model.inside_grid(x)[0] and not model.inside_grid(x)[1]  # row 1: its first input is outside layer 0's grid
+    model.layers[1].knots.mul_(1e-3)  # hidden grid squeezed around 0: only rows whose hidden values are ~0 stay inside
+    tight = (hidden.abs() <= 1e-3).all(1) & (x.abs() <= 1).all(1)
+    assert model.inside_grid(x).tolist() == tight.tolist()
