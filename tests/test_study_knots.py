@@ -169,3 +169,18 @@ def test_quick_study_writes_outputs_and_ranks_the_paper_inputs_on_top(tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert "KAN test accuracy >= the MLP's" in summary and "ranked top 3" in summary
     assert summary.count(": met.") + summary.count(": not met.") == 2
+
+
+@pytest.mark.slow  # about a minute uncontended
+def test_unsupervised_mode_finds_the_cusp_volume_and_signature_relations(tmp_path):
+    from kansci.studies import knot_relations
+
+    ds = study.main(["--unsupervised", "--quick", "--out", str(tmp_path), "--workers", "0"])
+    assert {p.name for p in tmp_path.iterdir()} >= {"results.nc", "relations.png", "summary.md"}
+    groups = {frozenset(g.split(knot_relations.SEPARATOR)) for g in ds["group"].values}
+    # measured (seed 0, 2000 exact-geodesic rows): cusp_volume + longitudinal + meridional imag (residual ~2e-2),
+    # mu_r + signature, injectivity radius + geodesic real part, the two torsion degrees; the rest alone
+    assert frozenset({"cusp_volume", "longitudinal_translation", "meridinal_translation_imag"}) in groups
+    assert frozenset({"meridinal_translation_real", "signature"}) in groups
+    assert sum(ds["size"].values) == 12  # every variable placed exactly once
+    assert [c.verdict for c in study.claims(ds)] == ["within", "within"]

@@ -53,7 +53,7 @@ def test_report_collects_every_claim_and_survives_a_failing_study(tmp_path, monk
     }
     for name, module in studies.items():
         monkeypatch.setitem(sys.modules, f"kansci.studies.{name}", module)
-    monkeypatch.setattr(report, "STUDIES", tuple(studies))
+    monkeypatch.setattr(report, "STUDIES", {name: (name,) for name in studies})
     ds = report.main(["--quick", "--out", str(tmp_path), "--workers", "0"])
     assert list(ds["verdict"].values) == ["beyond", "within"]
     assert list(ds["study"].values) == ["fake_a", "fake_b", "fake_c"]

@@ -1,7 +1,8 @@
 """Paper §4.3, supervised: knot invariants -> signature — a KAN classifier against an MLP, and which inputs it uses.
 
 Run: ``python -m kansci.studies.knots [--quick] [--seeds N] [--n-train N] [--n-test N] [--csv FILE] [--out DIR]``
-(``--csv``: DeepMind's ``knot_theory_invariants.csv``).
+(``--csv``: DeepMind's ``knot_theory_invariants.csv``); ``--unsupervised`` finds relations among the
+invariants instead (:mod:`kansci.studies.knot_relations`).
 
 On the shipped SnapPy knot table (:mod:`kansci.datasets.knots`; ``--csv`` reads
 DeepMind's CSV instead) every seed draws one train / test split, on which
@@ -448,7 +449,11 @@ def summary(ds: xr.Dataset, wall: float, command: str) -> str:
 
 # --------------------------------------------------------------------- main
 def claims(ds: xr.Dataset) -> list[common.Claim]:
-    """The paper's accuracies beside ours (seed means), and the attribution ranking."""
+    """The paper's accuracies beside ours (seed means), and the attribution ranking (or the relations found)."""
+    if ds.attrs.get("study") == "knot_relations":
+        from kansci.studies import knot_relations
+
+        return knot_relations.claims(ds)
     note = "our SnapPy table (11 classes, knots <= 14 crossings), not DeepMind's data"
     out = []
     for row in accuracy_table(ds):
@@ -475,6 +480,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=None, help="splits (seeds --seed, --seed+1, ...); default 3")
     parser.add_argument("--n-train", type=int, default=None, help="training knots per split")
     parser.add_argument("--n-test", type=int, default=None, help="test knots per split")
+    parser.add_argument(
+        "--unsupervised", action="store_true", help="find relations among the invariants instead (no target)"
+    )
     return parser
 
 
@@ -499,6 +507,11 @@ def supervised(args: argparse.Namespace, out: Path, command: str) -> xr.Dataset:
 def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     args = _parser().parse_args(argv)
     common.logging_setup()
+    if args.unsupervised:
+        from kansci.studies import knot_relations
+
+        out = common.output_folder("knot_relations", args)
+        return knot_relations.run(args, out, common.command_line("knots", argv))
     out = common.output_folder("knots", args)
     return supervised(args, out, common.command_line("knots", argv))
 

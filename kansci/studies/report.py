@@ -29,18 +29,19 @@ from matplotlib.figure import Figure
 
 from kansci.studies import common
 
-STUDIES: tuple[str, ...] = (
-    "poisson",
-    "continual",
-    "scaling",
-    "toy",
-    "special",
-    "feynman",
-    "knots",
-    "anderson",
-    "unsupervised",
-)
-"""Every study, in the paper's order after the main job."""
+STUDIES: dict[str, tuple[str, ...]] = {
+    "poisson": ("poisson",),
+    "continual": ("continual",),
+    "scaling": ("scaling",),
+    "toy": ("toy",),
+    "special": ("special",),
+    "feynman": ("feynman",),
+    "knots": ("knots",),
+    "knot_relations": ("knots", "--unsupervised"),
+    "anderson": ("anderson",),
+    "unsupervised": ("unsupervised",),
+}
+"""Every part of the report (in the paper's order after the main job): the study module and its extra arguments."""
 
 log = logging.getLogger("kansci.studies")
 
@@ -57,8 +58,8 @@ class StudyResult:
 
 
 def study_argv(name: str, args) -> list[str]:
-    """The command-line arguments the report passes to study ``name``."""
-    argv = ["--out", str(args.out_dir / name), "--seed", str(args.seed)]
+    """The command-line arguments the report passes to part ``name`` of :data:`STUDIES`."""
+    argv = [*STUDIES[name][1:], "--out", str(args.out_dir / name), "--seed", str(args.seed)]
     if args.quick:
         argv.append("--quick")
     if args.workers is not None:
@@ -69,11 +70,12 @@ def study_argv(name: str, args) -> list[str]:
 
 
 def run_study(name: str, argv: Sequence[str]) -> StudyResult:
-    """Run ``python -m kansci.studies.<name> argv`` in this process and collect its claims."""
-    command = common.command_line(name, argv).strip()
+    """Run part ``name`` (``python -m kansci.studies.<module> argv``) in this process and collect its claims."""
+    module_name = STUDIES.get(name, (name,))[0]
+    command = common.command_line(module_name, argv).strip()
     started = time.perf_counter()
     try:
-        module = importlib.import_module(f"kansci.studies.{name}")
+        module = importlib.import_module(f"kansci.studies.{module_name}")
         ds = module.main(list(argv))
         claims = list(module.claims(ds))
     except Exception as err:  # one broken study must not lose the others' results
@@ -165,7 +167,7 @@ def markdown(results: Sequence[StudyResult], out: Path, quick: bool, wall: float
 
 def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     parser = common.parser("report", __doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=STUDIES, default=None, help="run only these studies")
+    parser.add_argument("--only", nargs="+", choices=list(STUDIES), default=None, help="run only these parts")
     args = parser.parse_args(argv)
     common.logging_setup()
     args.out_dir = common.output_folder("report", args)
