@@ -172,7 +172,8 @@ def pareto(n_params: np.ndarray, rmse: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
+def stack_runs(runs: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Runs of :func:`run_config` on one ``run`` dimension (KAN stages padded with NaN), with their ``kind``."""
     names = [r.attrs["name"] for r in runs]
     ds = xr.concat(
         [r.assign_attrs({}) for r in runs],
@@ -180,7 +181,11 @@ def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
         join="outer",
         fill_value=math.nan,
     )
-    ds["kind"] = ("run", [r.attrs["kind"] for r in runs])
+    return ds.assign(kind=("run", [r.attrs["kind"] for r in runs]))
+
+
+def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
+    ds = stack_runs(runs)
     kan = ds.sel(run="KAN")
     alpha, se, used = fit_exponent(kan["n_params"].values, kan["test_rmse"].values)
     mlp_runs = ds.sel(run=ds["kind"] == "mlp").isel(stage=0)
@@ -192,7 +197,7 @@ def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
         kan_alpha=alpha,
         kan_alpha_se=se,
         kan_alpha_points=used,
-        kan_seed=int(runs[names.index("KAN")].attrs["chosen_seed"]),
+        kan_seed=int(next(r for r in runs if r.attrs["name"] == "KAN").attrs["chosen_seed"]),
         mlp_alpha=m_alpha,
         mlp_alpha_se=m_se,
         mlp_alpha_points=m_used,

@@ -213,17 +213,6 @@ def _measures(part: xr.Dataset) -> dict[str, Any]:
     }
 
 
-def _stack_runs(runs: Sequence[xr.Dataset]) -> xr.Dataset:
-    names = [r.attrs["name"] for r in runs]
-    ds = xr.concat(
-        [r.assign_attrs({}) for r in runs],
-        dim=xr.DataArray(names, dims="run", name="run"),
-        join="outer",
-        fill_value=math.nan,
-    )
-    return ds.assign(kind=("run", [r.attrs["kind"] for r in runs]))
-
-
 def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
     """Runs stacked on ``function`` and ``run``, with the per-function comparison as variables."""
     by_function: dict[str, list[xr.Dataset]] = {}
@@ -232,7 +221,7 @@ def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
         by_function.setdefault(function, []).append(r.assign_attrs(name=name))
     parts = []
     for group in by_function.values():
-        part = _stack_runs(group)
+        part = scaling.stack_runs(group)
         parts.append(part.assign({k: ((), v) for k, v in _measures(part).items()}))
     ds = xr.concat(
         parts,
