@@ -157,7 +157,8 @@ def test_xy_recovered_exactly():
     report = auto_symbolic(model, data, retrain_steps=20)
     assert [c.fit.name for c in report] == ["x"] * 4 + ["x^2"] * 2
     kansci.fit(model, data, steps=50, update_grid=False)
-    assert kansci.rmse(model, data.test_input, data.test_label) < 1e-10  # measured 1.2e-16
+    # measured 1.2e-16 here, 3.7e-10 on CI's CPU (LBFGS stops at a different point); a spline fit stays above 1e-6
+    assert kansci.rmse(model, data.test_input, data.test_label) < 1e-8
     assert formula(model, ["x", "y"]) == [X * Y]
 
 
