@@ -123,7 +123,9 @@ def fit_affine(
     that fit equally well (within 1e-10 in r2), the one closest to
     ``(a, b) = (1, 0)`` is taken, so degenerate families (``exp``, ``x``) get
     readable parameters. All arithmetic is float64; ``f.safe`` is evaluated, so
-    singular candidates yield finite results.
+    singular candidates yield finite results, but only where ``f.fn`` is defined:
+    no pair that takes ``a*x + b`` outside the real domain (log or sqrt of a
+    negative) is chosen, so the sympy formula holds on every sample.
 
     Parameters
     ----------
@@ -174,7 +176,7 @@ def fit_affine(
     if function.name == "0":
         return constant_fit
 
-    safe = function.safe
+    safe = _in_domain(function)
     yc = y - y_mean
     coarse = _grid_search(x, yc, syy, safe, (a_lo, a_hi), (b_lo, b_hi), grid_points)
     if coarse is None:
@@ -192,7 +194,7 @@ def fit_affine(
     if fine_ss <= ss:
         (a, b), c, d, ss = fine, fine_c, fine_d, fine_ss
     if refine_steps:
-        a, b, c, d, ss = _levenberg_marquardt(x, y, safe, a, b, c, d, ss, refine_steps)
+        a, b, c, d, ss = _levenberg_marquardt(x, y, safe, function.safe, a, b, c, d, ss, refine_steps)
     r2 = min(1.0, max(0.0, 1.0 - ss / syy))
     return AffineFit(function.name, a, b, c, d, r2, function.complexity, function)
 
@@ -338,6 +340,25 @@ def _replace_r2(fit: AffineFit, r2: float) -> AffineFit:
     return AffineFit(fit.name, fit.a, fit.b, fit.c, fit.d, r2, fit.complexity, fit.function)
 
 
+def _in_domain(function: SymbolicFunction) -> TorchFn:
+    """``function.safe`` where ``function.fn`` is defined, NaN where it is not (log or sqrt of a negative).
+
+    The fitter then never picks an (a, b) that takes ``a*x + b`` outside the real
+    domain on the samples: the safe variant would fit there (log|u|, a clamped
+    sqrt), but the sympy formula written for the edge would not be that curve.
+    Poles stay allowed (``fn`` gives inf, not NaN, and the formula is right on
+    both sides).
+    """
+    fn, safe = function.fn, function.safe
+    if fn is safe:
+        return safe
+
+    def evaluate(u: Tensor) -> Tensor:
+        return torch.where(torch.isnan(fn(u)), torch.nan, safe(u))
+
+    return evaluate
+
+
 def _grid_search(
     x: Tensor,
     yc: Tensor,
@@ -395,12 +416,23 @@ def _project(x: Tensor, y: Tensor, safe: TorchFn, a: float, b: float) -> tuple[f
 
 
 def _levenberg_marquardt(
-    x: Tensor, y: Tensor, safe: TorchFn, a: float, b: float, c: float, d: float, ss: float, steps: int
+    x: Tensor,
+    y: Tensor,
+    safe: TorchFn,
+    slope_of: TorchFn,
+    a: float,
+    b: float,
+    c: float,
+    d: float,
+    ss: float,
+    steps: int,
 ) -> tuple[float, float, float, float, float]:
     """Damped Gauss-Newton on (a, b, c, d); after each step (c, d) are re-solved exactly.
 
-    The derivative of ``safe`` is a central difference, so functions without
-    autograd support (``torch.special.bessel_j0``) refine too.
+    The derivative is a central difference of ``slope_of`` (finite everywhere,
+    so a sample on the domain's edge does not poison the step), so functions
+    without autograd support (``torch.special.bessel_j0``) refine too; steps
+    are accepted by the residual of ``safe``.
     """
     damping = 1e-3
     h_rel = torch.finfo(torch.float64).eps ** (1.0 / 3.0)
@@ -410,9 +442,11 @@ def _levenberg_marquardt(
         u = a * x + b
         h = h_rel * (1.0 + u.abs())
         z = safe(u)
-        dz = (safe(u + h) - safe(u - h)) / (2.0 * h)
+        dz = (slope_of(u + h) - slope_of(u - h)) / (2.0 * h)
         residual = y - (c * z + d)
         jac = torch.stack([c * dz * x, c * dz, z, torch.ones_like(z)], dim=1)
+        if not bool(torch.isfinite(jac).all()):  # a user function undefined next to a sample: stop here
+            break
         norms = jac.norm(dim=0).clamp(min=torch.finfo(torch.float64).tiny)
         system = torch.cat([jac / norms, math.sqrt(damping) * torch.eye(4, dtype=jac.dtype, device=jac.device)])
         rhs = torch.cat([residual, residual.new_zeros(4)])

@@ -272,6 +272,29 @@ def test_user_function_without_safe_variant_skips_its_invalid_domain():
     assert all(math.isfinite(v) for v in (fit.a, fit.b, fit.c, fit.d))
 
 
+@pytest.mark.parametrize(
+    ("name", "target", "r2_max"),
+    [
+        ("log", lambda x: torch.log(x.abs()), 0.1),  # measured 0.008
+        ("sqrt", lambda x: torch.sqrt(x.abs()), 0.1),  # measured 0.025
+        ("arcsin", lambda x: torch.asin((2 * x).clamp(-1, 1)), 0.99),  # measured 0.964
+    ],
+)
+def test_fit_keeps_the_argument_inside_the_real_domain(name, target, r2_max):
+    # the safe variants would fit log|u|, a clamped sqrt or arcsin across the domain's edge (r2 = 1), but
+    # the sympy formula written for the edge is not that curve there: every argument must stay in the domain
+    x = UNIT[UNIT != 0]
+    fit = fit_affine(x, target(x), name, refine_steps=20)
+    assert not torch.isnan(LIBRARY[name].fn(fit.a * x + fit.b)).any()
+    assert fit.r2 < r2_max
+
+
+def test_log_inside_its_domain_is_recovered():
+    # log(a x + b) is a ray of equally good (a, b) (a scale is a shift of d): the ratio b / a is what is fixed
+    fit = fit_affine(UNIT, 2 * torch.log(3 * UNIT + 4) - 1, "log", refine_steps=20)
+    assert fit.r2 > 1 - 1e-10 and fit.b / fit.a == pytest.approx(4 / 3, rel=1e-8) and fit.c == pytest.approx(2)
+
+
 def test_zero_function_and_constant_targets():
     y = UNIT**2
     zero = fit_affine(UNIT, y, "0")
