@@ -56,6 +56,17 @@ class SymbolicEdges(nn.Module):
     def __len__(self) -> int:
         return len(self.names)
 
+    def __getstate__(self) -> dict:
+        # functions travel by name (the built-ins are closures, and users register lambdas): pickling,
+        # torch.save and deepcopy of a snapped model work; unpickling looks each name up again
+        state = self.__dict__.copy()
+        state["_functions"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._functions = [_lookup(name) for name in self.names]  # unknown name: ValueError naming register()
+
     # ----------------------------------------------------------------- edits
     def index(self, i: int, o: int) -> int | None:
         """Row of edge (i, o), or None if the edge is numeric."""

@@ -1,5 +1,7 @@
 """Symbolic edges inside a KAN layer: forward, gradients, save/load, pruning, refinement, poles."""
 
+import pickle
+
 import pytest
 import sympy
 import torch
@@ -85,6 +87,24 @@ def test_save_load_round_trip_and_unknown_function(tmp_path):
         unregister("cube_plus")
     with pytest.raises(ValueError, match="register it with kansci.symbolic.register"):
         kansci.load(tmp_path / "custom.pt")
+
+
+def test_pickle_torch_save_and_deepcopy_of_a_snapped_model(tmp_path):
+    model = _model()
+    x = float64(32, 2)
+    torch.save(model, tmp_path / "whole.pt")
+    for copy in (torch.load(tmp_path / "whole.pt", weights_only=False), pickle.loads(pickle.dumps(model))):
+        torch.testing.assert_close(copy(x), model(x), rtol=0, atol=0)
+        assert copy.layers[1].symbolic.names == ["exp"]
+    register("cube_plus", lambda t: t**3 + t, lambda t: t**3 + t, 4)  # a lambda: travels by its name
+    try:
+        model.layers[1].symbolic.set(0, 1, "cube_plus", (1.0, 0.0, 1.0, 0.0))
+        blob = pickle.dumps(model)
+        torch.testing.assert_close(pickle.loads(blob)(x), model(x), rtol=0, atol=0)
+    finally:
+        unregister("cube_plus")
+    with pytest.raises(ValueError, match="cube_plus"):
+        pickle.loads(blob)
 
 
 def test_checkpoint_without_symbolic_state_loads():
