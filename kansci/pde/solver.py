@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -194,7 +195,7 @@ def solve(
     lr: float | None = None,
     adam_steps: int = 0,
     adam_lr: float = 1e-3,
-    alpha: float = 0.01,
+    alpha: float | None = None,
     n_interior: int = 10000,
     n_boundary: int = 800,
     n_initial: int | None = None,
@@ -231,8 +232,9 @@ def solve(
     adam_steps : int
         Adam steps (learning rate ``adam_lr``) before the first stage: the
         usual Adam-then-LBFGS schedule.
-    alpha : float
-        Weight of the residual term.
+    alpha : float, optional
+        Weight of the residual term; default: the problem's own
+        (:attr:`Problem.alpha`, the paper's 0.01 unless its operator is large).
     n_interior, n_boundary, n_initial : int
         Collocation points (interior by ``sampler``; ``n_initial`` defaults to ``n_boundary``).
     grid_schedule : sequence of int
@@ -266,6 +268,9 @@ def solve(
         raise ValueError("grid_schedule needs a kansci.KAN")
     if min(steps, adam_steps, resample_every) < 0 or resample_count < 1:
         raise ValueError("steps, adam_steps and resample_every must be >= 0 and resample_count >= 1")
+    weight = problem.alpha if alpha is None else alpha
+    if not (math.isfinite(weight) and weight > 0):
+        raise ValueError(f"alpha (the residual's weight) must be a positive number, got {alpha!r}")
     param = next(model.parameters())
     dtype, device = param.dtype, param.device
     x_in = interior_points(problem, n_interior, sampler, seed=seed, dtype=dtype).to(device)
@@ -311,7 +316,7 @@ def solve(
                 pred = net(xs)
                 pred = pred[:, fields] if name == "boundary" else pred[:, :1]
             parts[name] = (pred - target).square().mean()
-        total = alpha * parts["residual"] + sum(v for k, v in parts.items() if k != "residual")
+        total = weight * parts["residual"] + sum(v for k, v in parts.items() if k != "residual")
         return total, {k: v.detach() for k, v in parts.items()}
 
     x_test = interior_points(problem, n_test, "sobol", seed=seed + 1, dtype=dtype).to(device)

@@ -1,5 +1,7 @@
 """Shipped problems are manufactured solutions; sampling covers the box; bad problems fail clearly."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -95,6 +97,14 @@ def test_evolution_problems_sample_space_faces_and_the_initial_time():
     assert (x0[:, 1] == 0).all() and x0[:, 0].min() >= -1 and x0[:, 0].max() <= 1
 
 
+def test_residual_weight_scales_with_the_operator():
+    # 0.01 for the paper's Poisson; Helmholtz's residual is (a1^2 + a2^2) pi^2 - k^2 times u, not ~2 pi^2
+    assert poisson_paper().alpha == 0.01
+    scale = 17 * math.pi**2 - 1
+    assert helmholtz().alpha == pytest.approx(0.01 * (2 * math.pi**2 / scale) ** 2, rel=1e-12)
+    assert helmholtz(a2=1.0).alpha == pytest.approx(0.01 * (2 * math.pi**2 / (2 * math.pi**2 - 1)) ** 2, rel=1e-12)
+
+
 def test_bad_problems_are_named():
     residual = lambda x, u, du, d2u: u  # noqa: E731
     with pytest.raises(ValueError, match="lower bound"):
@@ -103,6 +113,8 @@ def test_bad_problems_are_named():
         Problem("bad", (0.0, 0.0), (1.0, 1.0), residual, lambda x: x[:, :1], time=True)
     with pytest.raises(ValueError, match="well posed"):
         Problem("bad", (0.0,), (1.0,), residual)
+    with pytest.raises(ValueError, match="alpha"):
+        Problem("bad", (0.0,), (1.0,), residual, residual, alpha=-1.0)
     points = torch.zeros(4, 2, dtype=torch.float64)
     values = torch.tensor([[0.0], [float("nan")], [0.0], [0.0]], dtype=torch.float64)
     with pytest.raises(ValueError, match="NaN"):

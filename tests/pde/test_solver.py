@@ -148,3 +148,5 @@ def test_solve_names_a_mismatched_model():
         solve(poisson_paper(), mlp([3, 5, 1], dtype=torch.float64), steps=1)
     with pytest.raises(ValueError, match="grid_schedule needs a kansci.KAN"):
         solve(poisson_paper(), mlp([2, 5, 1], dtype=torch.float64), steps=1, grid_schedule=(10,))
+    with pytest.raises(ValueError, match="alpha"):
+        solve(poisson_paper(), KAN([2, 1], dtype=torch.float64), steps=1, alpha=0.0)
