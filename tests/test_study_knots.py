@@ -108,7 +108,8 @@ def test_one_hot_encodes_signatures_and_rejects_unknown_ones():
 
 def test_configs_cover_models_input_sets_and_seeds():
     runs = study.configs(False, 4, [-2, 0, 2], seeds=2, n_train=100, n_test=None)
-    assert len(runs) == 2 * len(study.FEATURE_SETS) * 2
+    assert len(runs) == 2 * (2 * len(study.FEATURE_SETS) + 1)  # the wide KAN on all inputs only
+    assert {r["model"] for r in runs if r["features"] != "all"} == {"KAN", "MLP"}
     assert len({r["name"] for r in runs}) == len(runs)
     assert {r["seed"] for r in runs} == {4, 5}
     assert all(r["n_train"] == 100 and r["n_test"] == study.SETTINGS["full"]["n_test"] for r in runs)
@@ -143,7 +144,7 @@ def test_quick_study_writes_outputs_and_ranks_the_paper_inputs_on_top(tmp_path):
     ds = study.main(["--quick", "--out", str(tmp_path), "--workers", "0"])
     expected = {"results.nc", "accuracy.png", "attribution.png", "confusion.png", "summary.md", "runs"}
     assert {p.name for p in tmp_path.iterdir()} >= expected
-    assert ds.sizes["run"] == 2 * len(study.FEATURE_SETS)
+    assert ds.sizes["run"] == 2 * len(study.FEATURE_SETS) + 1
     accuracy = {(r["model"], r["features"]): r["mean"] for r in study.accuracy_table(ds)}
     majority = float(ds["majority_accuracy"].mean())  # measured: 0.251
     # quick run (1500 train / 1000 test knots) measured: KAN 0.714 / 0.748 / 0.713, MLP 0.882 on all inputs
@@ -160,15 +161,18 @@ def test_quick_study_writes_outputs_and_ranks_the_paper_inputs_on_top(tmp_path):
     kan_all = claims["knots: KAN on all inputs, test accuracy"]
     assert (kan_all.paper, kan_all.ours) == ("81.6%", f"{100 * accuracy[('KAN', 'all')]:.1f}%")
     assert claims["knots: inputs ranked top 3 by the KAN's attribution"].verdict == "within"
-    assert len(claims) == 5
+    assert len(claims) == 7  # four accuracies, each KAN against the MLP, the ranking
+    wide = claims["knots: KAN-5 accuracy >= the MLP's (all inputs)"]
+    assert wide.ours == f"{100 * accuracy[('KAN-5', 'all')]:.1f}% vs {100 * accuracy[('MLP', 'all')]:.1f}%"
+    assert wide.verdict == ("within" if accuracy[("KAN-5", "all")] >= accuracy[("MLP", "all")] else "short")
     assert np.isnan(ds["attribution"].sel(run="MLP-all-s0")).all()
     # shares of the KAN on mu_r, mu_i, lambda only: three finite entries summing to 1 per measure
     three = ds["attribution"].sel(run="KAN-mu_r,mu_i,lambda-s0")
     np.testing.assert_allclose(three.sum("feature"), [1.0, 1.0], rtol=1e-5)
     assert int(np.isfinite(three).sum()) == 2 * 3
     summary = (tmp_path / "summary.md").read_text()
-    assert "KAN test accuracy >= the MLP's" in summary and "ranked top 3" in summary
-    assert summary.count(": met.") + summary.count(": not met.") == 2
+    assert "KAN test accuracy >= the MLP's" in summary and "KAN-5 test accuracy" in summary
+    assert "ranked top 3" in summary and summary.count(": met.") + summary.count(": not met.") == 3
 
 
 @pytest.mark.slow  # about a minute uncontended
