@@ -102,12 +102,33 @@ def formula(
 
 
 def tidy(expr: sympy.Expr, precision: int | None = 4) -> sympy.Expr:
-    """Expand, snap constants (if ``precision``), and recombine exponentials."""
-    expr = sympy.expand(expr)
+    """Expand, pull constant factors out of fractional powers, snap constants (if ``precision``), recombine exps.
+
+    The factors are pulled out at full precision, before any rounding:
+    ``7.164 * sqrt(0.01948 * a**2 + 0.01948)`` is ``1.0 * sqrt(a**2 + 1)``, whereas
+    rounding each constant first would leave ``0.9999 * sqrt(...)``.
+    """
+    expr = _normalize_powers(sympy.expand(expr))
     if precision is not None:
         expr = sympy.expand(snap_constants(expr, precision))
         expr = snap_constants(expr, precision)
     return sympy.powsimp(expr, combine="exp")
+
+
+def _normalize_powers(expr: sympy.Expr) -> sympy.Expr:
+    """``(c*u + c*v)**p -> c**p * (u + v)**p`` for fractional p, c the magnitude of the base's largest coefficient."""
+
+    def normalized(power: sympy.Pow) -> sympy.Expr:
+        base, exponent = power.args
+        if exponent.is_Integer or not base.is_Add or not exponent.is_number:
+            return power
+        coefficients = [term.as_coeff_Mul()[0] for term in base.args]
+        c = abs(max(coefficients, key=lambda v: abs(float(v))))  # positive: the power's branch is kept
+        if c == 0 or c == 1:
+            return power
+        return c**exponent * sympy.expand(base / c) ** exponent
+
+    return expr.replace(lambda e: e.is_Pow, normalized)
 
 
 def snap_constants(expr: sympy.Expr, precision: int = 4) -> sympy.Expr:

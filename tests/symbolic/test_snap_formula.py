@@ -21,6 +21,7 @@ from kansci.symbolic import (
     register,
     snap_constants,
     symbols,
+    tidy,
     unregister,
 )
 from tests.conftest import float64
@@ -64,6 +65,18 @@ def test_snap_constants_to_simple_numbers_and_digits():
     assert snap_constants(sympy.Float(-1.50004) * X, 4) == -sympy.Rational(3, 2) * X
     with pytest.raises(ValueError, match="precision"):
         snap_constants(expr, 0)
+
+
+def test_tidy_pulls_constant_factors_out_of_fractional_powers_before_rounding():
+    # a KAN's sqrt edge fed by x^2 edges (Feynman III.10.19): every constant rounded alone reads 0.9999
+    c = 0.0194858
+    expr = sympy.Float(1 / math.sqrt(c)) * sympy.sqrt(c * X**2 + c * Y**2 + c)
+    assert tidy(expr, 4) == sympy.sqrt(X**2 + Y**2 + 1)
+    assert sympy.expand(snap_constants(sympy.expand(expr), 4)) != sympy.sqrt(X**2 + Y**2 + 1)  # the old reading
+    # a negative largest coefficient: its magnitude is pulled out, the branch of the root is kept
+    assert tidy(sympy.Float(1 / math.sqrt(0.3)) * sympy.sqrt(0.1 - 0.3 * X), 4) == sympy.sqrt(sympy.Rational(1, 3) - X)
+    assert tidy(sympy.sqrt(X**2 + 1), 4) == sympy.sqrt(X**2 + 1)  # nothing to pull out
+    assert tidy((2 * X + 3) ** 2, 4) == 4 * X**2 + 12 * X + 9  # integer powers are expanded as before
 
 
 @pytest.mark.parametrize(("shift", "scale"), [(0.0, 1.0), (0.3, 2.0)])
