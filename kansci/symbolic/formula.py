@@ -104,15 +104,37 @@ def formula(
 def tidy(expr: sympy.Expr, precision: int | None = 4) -> sympy.Expr:
     """Expand, pull constant factors out of fractional powers, snap constants (if ``precision``), recombine exps.
 
-    The factors are pulled out at full precision, before any rounding:
-    ``7.164 * sqrt(0.01948 * a**2 + 0.01948)`` is ``1.0 * sqrt(a**2 + 1)``, whereas
-    rounding each constant first would leave ``0.9999 * sqrt(...)``.
+    Everything before the final rounding happens at full precision: constant
+    factors leave fractional powers (``7.164 * sqrt(0.01948 * a**2 + 0.01948)``
+    is ``1.0 * sqrt(a**2 + 1)``), and exponents that are simple rationals
+    (``x**0.9999999999``) and negligible constants are snapped first, so that
+    the expansion which follows cancels like terms exactly. Rounding each
+    constant first would leave ``0.9999 * sqrt(...)`` or a stray ``0.0002/b``.
     """
     expr = _normalize_powers(sympy.expand(expr))
     if precision is not None:
+        expr = _normalize_powers(sympy.expand(_snap_structure(expr, precision)))
         expr = sympy.expand(snap_constants(expr, precision))
         expr = snap_constants(expr, precision)
     return sympy.powsimp(expr, combine="exp")
+
+
+def _snap_structure(expr: sympy.Expr, precision: int) -> sympy.Expr:
+    """Exponents within ``10**-precision`` of a simple rational become it; constants below ``10**-precision`` go.
+
+    Every other constant keeps its full precision.
+    """
+    negligible = {f: sympy.Integer(0) for f in expr.atoms(sympy.Float) if abs(float(f)) < 10.0**-precision}
+
+    def exponent_snapped(power: sympy.Pow) -> sympy.Expr:
+        base, exponent = power.args
+        if isinstance(exponent, sympy.Float):
+            snapped = _snap(float(exponent), precision)
+            if snapped.is_Rational:
+                return base**snapped
+        return power
+
+    return expr.xreplace(negligible).replace(lambda e: e.is_Pow, exponent_snapped)
 
 
 def _normalize_powers(expr: sympy.Expr) -> sympy.Expr:

@@ -79,6 +79,20 @@ def test_tidy_pulls_constant_factors_out_of_fractional_powers_before_rounding():
     assert tidy((2 * X + 3) ** 2, 4) == 4 * X**2 + 12 * X + 9  # integer powers are expanded as before
 
 
+def test_tidy_snaps_exponents_before_expanding_so_like_terms_cancel_exactly():
+    # the KAN formula of Feynman II.38.3 (a/b), as read: two 1/b terms whose constants cancel only at full precision
+    expr = sympy.sympify(
+        "-1.1788878463959511*(1.0 - 0.84825711141937536*x)**0.99999999995678589"
+        "/(1.0*y - 6.942539997174982e-10)**0.99999999917301869 + 5.0992576827724179e-10"
+        " - 0.52010524405712244/(-0.44118297229644729*y - 1.2861207627319545e-11*sqrt(1.0 - 0.92493545157421777*x)"
+        " + 1.4297706944711892e-10)",
+        locals={"x": X, "y": Y},
+    )
+    assert tidy(expr, 4) == X / Y  # before: 1.0*x/y - 0.0001678/y
+    kept = tidy(X ** sympy.Float(1.3719), 4)  # no simple rational within 1e-4: the exponent stays a number
+    assert kept.exp.is_Float and float(kept.exp) == pytest.approx(1.372, abs=1e-4)
+
+
 @pytest.mark.parametrize(("shift", "scale"), [(0.0, 1.0), (0.3, 2.0)])
 def test_formula_of_an_exact_model(shift, scale):
     model = _exp_sin_model(shift, scale)
