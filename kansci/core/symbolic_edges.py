@@ -32,6 +32,12 @@ def _lookup(name: str) -> SymbolicFunction:
     return get(name)[name]
 
 
+def _is_registered(name: str, function: SymbolicFunction) -> bool:
+    from kansci.symbolic.library import get
+
+    return get().get(name) is function
+
+
 class SymbolicEdges(nn.Module):
     """The symbolic edges of one layer.
 
@@ -57,15 +63,17 @@ class SymbolicEdges(nn.Module):
         return len(self.names)
 
     def __getstate__(self) -> dict:
-        # functions travel by name (the built-ins are closures, and users register lambdas): pickling,
-        # torch.save and deepcopy of a snapped model work; unpickling looks each name up again
+        # a function found in the registry under its name travels by that name (the built-ins are closures,
+        # users register lambdas), so pickling, torch.save and deepcopy of a snapped model work; a function
+        # object that was never registered travels as itself (deepcopy keeps it; pickling needs it picklable)
         state = self.__dict__.copy()
-        state["_functions"] = None
+        state["_functions"] = [n if _is_registered(n, f) else f for n, f in zip(self.names, self._functions)]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._functions = [_lookup(name) for name in self.names]  # unknown name: ValueError naming register()
+        # an unknown name raises ValueError naming kansci.symbolic.register
+        self._functions = [_lookup(f) if isinstance(f, str) else f for f in self._functions]
 
     # ----------------------------------------------------------------- edits
     def index(self, i: int, o: int) -> int | None:

@@ -1,5 +1,6 @@
 """Symbolic edges inside a KAN layer: forward, gradients, save/load, pruning, refinement, poles."""
 
+import copy
 import pickle
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 import kansci
 from kansci import KAN
-from kansci.symbolic import register, unregister
+from kansci.symbolic import SymbolicFunction, register, unregister
 from tests.conftest import float64
 
 
@@ -93,9 +94,9 @@ def test_pickle_torch_save_and_deepcopy_of_a_snapped_model(tmp_path):
     model = _model()
     x = float64(32, 2)
     torch.save(model, tmp_path / "whole.pt")
-    for copy in (torch.load(tmp_path / "whole.pt", weights_only=False), pickle.loads(pickle.dumps(model))):
-        torch.testing.assert_close(copy(x), model(x), rtol=0, atol=0)
-        assert copy.layers[1].symbolic.names == ["exp"]
+    for loaded in (torch.load(tmp_path / "whole.pt", weights_only=False), pickle.loads(pickle.dumps(model))):
+        torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+        assert loaded.layers[1].symbolic.names == ["exp"]
     register("cube_plus", lambda t: t**3 + t, lambda t: t**3 + t, 4)  # a lambda: travels by its name
     try:
         model.layers[1].symbolic.set(0, 1, "cube_plus", (1.0, 0.0, 1.0, 0.0))
@@ -105,6 +106,12 @@ def test_pickle_torch_save_and_deepcopy_of_a_snapped_model(tmp_path):
         unregister("cube_plus")
     with pytest.raises(ValueError, match="cube_plus"):
         pickle.loads(blob)
+    # a function object that was never registered: deepcopy keeps it
+    local = SymbolicFunction("local_cube", lambda t: t**3, lambda t: t**3, lambda t: t**3, 3)
+    model.layers[1].symbolic.set(0, 1, local, (1.0, 0.0, 2.0, 0.0))
+    twin = copy.deepcopy(model)
+    assert twin.layers[1].symbolic.functions()[1] == local
+    torch.testing.assert_close(twin(x), model(x), rtol=0, atol=0)
 
 
 def test_checkpoint_without_symbolic_state_loads():
