@@ -7,7 +7,7 @@ import pytest
 import torch
 import xarray as xr
 
-from kansci.studies import special
+from kansci.studies import scaling, special
 
 
 def test_best_below_is_the_front_as_a_step_function():
@@ -43,7 +43,7 @@ def _run(function: str, name: str, kind: str, n_params: list[float], rmse: list[
             "seconds": ("stage", np.ones(len(rmse))),
         },
         coords={"stage": np.arange(len(rmse))},
-        attrs={"name": f"{function}{special.SEPARATOR}{name}", "kind": kind},
+        attrs={"name": scaling.tag(function, name), "kind": kind},
     )
 
 

@@ -172,6 +172,24 @@ def pareto(n_params: np.ndarray, rmse: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
+FUNCTION_SEPARATOR = "|"
+"""Joins a function and a run name in the run names of studies that sweep several functions (toy, special)."""
+
+
+def tag(function: str, name: str) -> str:
+    """The run name ``name`` of ``function`` in a sweep over several functions."""
+    return f"{function}{FUNCTION_SEPARATOR}{name}"
+
+
+def by_function(runs: Sequence[xr.Dataset]) -> dict[str, list[xr.Dataset]]:
+    """Runs named by :func:`tag`, grouped by function (first-seen order), each renamed to its own run name."""
+    groups: dict[str, list[xr.Dataset]] = {}
+    for r in runs:
+        function, name = r.attrs["name"].split(FUNCTION_SEPARATOR, 1)
+        groups.setdefault(function, []).append(r.assign_attrs(name=name))
+    return groups
+
+
 def stack_runs(runs: Sequence[xr.Dataset]) -> xr.Dataset:
     """Runs of :func:`run_config` on one ``run`` dimension (KAN stages padded with NaN), with their ``kind``."""
     names = [r.attrs["name"] for r in runs]

@@ -54,7 +54,6 @@ MLP_MAX_PARAMS = 1000
 matched size (:func:`front_advantage`) and would take most of the run time."""
 SIMILAR_FACTOR = 2.0
 """An MLP counts as "similar in size" to a KAN when it has at most this many times the KAN's parameters."""
-SEPARATOR = "|"
 
 PAPER: dict[str, dict[str, Any]] = {
     "special/ellipj": {"shape": (2, 2, 1)},
@@ -97,11 +96,11 @@ def configs(quick: bool, seed: int, functions: Sequence[str] | None = None) -> l
     for function in resolve_functions(functions, quick):
         for shape in KAN_SHAPES:
             kan = scaling.configs(quick, seed, function, shape)[0]
-            out.append({**kan, **settings, "name": f"{function}{SEPARATOR}{kan_name(shape)}", "grids": grids})
+            out.append({**kan, **settings, "name": scaling.tag(function, kan_name(shape)), "grids": grids})
         for mlp in scaling.configs(quick, seed, function, KAN_SHAPES[0])[1:]:
             if mlp_params(mlp["n_inputs"], mlp["depth"], mlp["width"]) > MLP_MAX_PARAMS:
                 continue
-            mlp = {**mlp, **settings, "name": f"{function}{SEPARATOR}{mlp['name']}"}
+            mlp = {**mlp, **settings, "name": scaling.tag(function, mlp["name"])}
             out.append({**mlp, "steps": mlp["steps"] * len(grids)})  # as many LBFGS steps as a KAN's schedule
     return out
 
@@ -215,17 +214,14 @@ def _measures(part: xr.Dataset) -> dict[str, Any]:
 
 def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
     """Runs stacked on ``function`` and ``run``, with the per-function comparison as variables."""
-    by_function: dict[str, list[xr.Dataset]] = {}
-    for r in runs:
-        function, name = r.attrs["name"].split(SEPARATOR, 1)
-        by_function.setdefault(function, []).append(r.assign_attrs(name=name))
+    groups = scaling.by_function(runs)
     parts = []
-    for group in by_function.values():
+    for group in groups.values():
         part = scaling.stack_runs(group)
         parts.append(part.assign({k: ((), v) for k, v in _measures(part).items()}))
     ds = xr.concat(
         parts,
-        dim=xr.DataArray(list(by_function), dims="function", name="function"),
+        dim=xr.DataArray(list(groups), dims="function", name="function"),
         join="outer",
         fill_value=math.nan,
     )

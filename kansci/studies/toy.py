@@ -31,7 +31,6 @@ FUNCTIONS: dict[str, tuple[int, ...]] = {
 }
 """Function -> the paper's KAN shape (REFERENCE.md §3.1)."""
 QUICK_FUNCTIONS = ("toy/xy",)
-SEPARATOR = "|"
 
 run_config = scaling.run_config
 
@@ -40,24 +39,21 @@ def configs(quick: bool, seed: int) -> list[dict[str, Any]]:
     out = []
     for function in QUICK_FUNCTIONS if quick else FUNCTIONS:
         for config in scaling.configs(quick, seed, function, FUNCTIONS[function]):
-            out.append({**config, "name": f"{function}{SEPARATOR}{config['name']}"})
+            out.append({**config, "name": scaling.tag(function, config["name"])})
     return out
 
 
 def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
     """One scaling result per function, stacked on ``function``; fitted exponents as variables."""
-    by_function: dict[str, list[xr.Dataset]] = {}
-    for r in runs:
-        function, name = r.attrs["name"].split(SEPARATOR, 1)
-        by_function.setdefault(function, []).append(r.assign_attrs(name=name))
+    groups = scaling.by_function(runs)
     parts = []
-    for group in by_function.values():
+    for group in groups.values():
         part = scaling.gather(group)
         fitted = {k: ((), float(part.attrs[k])) for k in ("kan_alpha", "kan_alpha_se", "mlp_alpha", "mlp_alpha_se")}
         parts.append(part.assign(fitted).assign_attrs({}))
     ds = xr.concat(
         parts,
-        dim=xr.DataArray(list(by_function), dims="function", name="function"),
+        dim=xr.DataArray(list(groups), dims="function", name="function"),
         join="outer",
         fill_value=math.nan,
     )
