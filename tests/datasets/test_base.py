@@ -64,3 +64,24 @@ def test_bad_requests_are_named():
     with pytest.raises(ValueError, match="not finite"):
         u = sympy.Symbol("u", real=True)
         FunctionSpec("test/log", ("u",), ((-1.0, 1.0),), sympy.log(u)).sample(n_train=50, n_test=5)
+
+
+@pytest.mark.parametrize("name", names())
+def test_every_registered_dataset_loads_finite_with_consistent_names_ranges_and_formula(name):
+    """The acceptance sweep: each of the registry's datasets at small n (Anderson, knots and Feynman included)."""
+    ds = load(name, n_train=16, n_test=8, seed=1, dtype=torch.float64)
+    assert ds.train_input.shape == (16, ds.n_inputs) and ds.test_input.shape == (8, ds.n_inputs)
+    assert ds.train_label.shape == (16, ds.n_outputs) and ds.test_label.shape == (8, ds.n_outputs)
+    for t in (ds.train_input, ds.train_label, ds.test_input, ds.test_label):
+        assert t.dtype == torch.float64 and bool(torch.isfinite(t).all())
+    assert (
+        len(ds.input_names) == ds.n_inputs and len(set(ds.input_names + ds.output_names)) == ds.n_inputs + ds.n_outputs
+    )
+    for column, (lo, hi) in enumerate(ds.input_ranges):
+        assert lo <= float(ds.test_input[:, column].min()) and float(ds.test_input[:, column].max()) <= hi
+    if ds.formula is not None:  # noise-free labels are the formula at the inputs (mpmath, point by point)
+        f = sympy.lambdify(ds.symbols(), ds.formula, "mpmath")
+        expected = [float(sympy.re(f(*row))) for row in ds.test_input.tolist()]
+        torch.testing.assert_close(
+            ds.test_label[:, 0], torch.tensor(expected, dtype=torch.float64), rtol=1e-8, atol=1e-12
+        )
