@@ -4,6 +4,9 @@
 KAN to 1e-5 RMSE makes every pair that small, so torch's optimizer silently
 degrades to gradient descent and stalls. Here the threshold is a parameter
 (``tolerance_ys``, default 1e-32), which is what high-precision fits need.
+Its line search also stops zooming once the bracket times the direction's
+norm falls below 1e-9; a fit near RMSE 1e-7 needs finer steps than that, so
+``tolerance_change`` is passed down to the line search too.
 """
 
 from __future__ import annotations
@@ -116,7 +119,9 @@ class LBFGS(torch.optim.Optimizer):
             if slope > -tol_change:
                 break
             x0 = self._flat_params()
-            loss, grad, step, _ = _strong_wolfe(evaluate, x0, step, direction, loss, grad, slope)
+            loss, grad, step, _ = _strong_wolfe(
+                evaluate, x0, step, direction, loss, grad, slope, tolerance_change=tol_change
+            )
             self._set_params(x0 + step * direction)
             if grad.abs().max() <= tol_grad or float((direction * step).abs().max()) <= tol_change:
                 break
