@@ -4,8 +4,9 @@ Run: ``python -m kansci.studies.scaling [--quick] [--out DIR] [--seed N] [--sche
 
 The KAN [2,1,1] on exp(sin(pi x) + y^2) (float64, 3000 training points) is
 trained on the grid schedule 3, 5, 10, 20, 50, 100 with 200 LBFGS steps per
-grid; its RMSE against the parameter count gives alpha (theory k + 1 = 4),
-fitted on the stages before the precision floor, with its standard error.
+grid on uniform knots (:data:`GRID_EPS`); its RMSE against the parameter
+count gives alpha (theory k + 1 = 4), fitted on the stages before the
+precision floor, with its standard error.
 MLPs of depth 2-5 and several widths give their own exponent from their
 Pareto front. A [2,1,1] KAN started at random often sits in a basin where the
 hidden node ignores one input (pykan 0.2.8 shows the same for some seeds), so
@@ -40,6 +41,10 @@ TARGET_RMSE_G100 = 1e-7
 PYKAN_NOTEBOOK_G100 = 3.3e-8
 """Test RMSE at G = 100 in pykan v0.0.5's scaling notebook (REFERENCE.md §3.1)."""
 PYKAN = {"alpha": "3.2-3.7", "rmse_g100": 9.0e-7}  # pykan 0.2.8, measured here (issue text)
+GRID_EPS = 1.0
+"""Uniform knots. The inputs are uniform on the box, and knots at sample quantiles (the default
+0.02) are irregular at G = 100 from 3000 samples: measured test RMSE at G = 100 2.1e-7 with 0.02,
+3.7e-8 with uniform knots."""
 
 
 def configs(
@@ -59,6 +64,7 @@ def configs(
         "grids": [3, 5, 10] if quick else [3, 5, 10, 20, 50, 100],
         "restarts": 2 if quick else 4,
         "warmup": 30 if quick else 300,
+        "grid_eps": GRID_EPS,
         **common_settings,
     }
     depths = (2, 3) if quick else (2, 3, 4, 5)
@@ -76,7 +82,9 @@ def _warm_start(data, config: Mapping[str, Any]) -> tuple[kansci.KAN, int]:
     best, best_loss, best_seed = None, math.inf, -1
     for offset in range(config["restarts"]):
         seed = config["seed"] + offset
-        model = kansci.KAN(config["width"], grid=config["grids"][0], seed=seed, dtype=torch.float64)
+        model = kansci.KAN(
+            config["width"], grid=config["grids"][0], seed=seed, grid_eps=config["grid_eps"], dtype=torch.float64
+        )
         kansci.fit(model, data, steps=config["warmup"], opt="adam", lr=1e-2, progress=False, seed=seed)
         loss = kansci.rmse(model, data.train_input, data.train_label)
         if loss < best_loss:
