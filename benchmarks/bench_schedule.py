@@ -26,7 +26,7 @@ import time
 
 import torch
 
-from benchmarks.bench_core import CallCounter, fit_target, import_pykan, pykan_env
+from benchmarks.bench_core import fit_target, import_pykan, pykan_env
 from kansci import KAN, fit, rmse
 from kansci.datasets import from_function
 
@@ -55,7 +55,6 @@ def run_pykan(PyKAN, data, seed: int, steps: int) -> list[tuple[int, float, floa
     rows = []
     with pykan_env(torch.float64):
         model = PyKAN(width=[2, 1, 1], grid=GRIDS[0], k=3, seed=seed, grid_eps=1.0)
-        CallCounter(model)
         for grid in GRIDS:
             t0 = time.perf_counter()
             if grid != GRIDS[0]:
