@@ -280,7 +280,8 @@ def summary(ds: xr.Dataset, wall: float, command: str) -> str:
         f"Target alpha >= {TARGET_ALPHA} (one standard error below): {verdict}.",
         f"- MLP alpha (Pareto front) = {a['mlp_alpha']:.2f} +- {a['mlp_alpha_se']:.2f} "
         f"({a['mlp_alpha_points']} points).",
-        f"- KAN started from seed {a['kan_seed']} (best after the Adam warm-up).",
+        f"- KAN started from seed {a['kan_seed']} (best after the Adam warm-up), on uniform knots "
+        f"(grid_eps = {GRID_EPS:g}).",
     ]
     if 100 in kan["grid"].values:
         g100 = float(kan["test_rmse"].values[list(kan["grid"].values).index(100)])
