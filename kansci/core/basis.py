@@ -11,13 +11,15 @@ Outside the extended grid every basis is zero: the spline part of a KAN edge
 vanishes there (continuously, ``k - 1`` times differentiable) and the residual
 base function carries the signal. No input produces NaN.
 
-All per-interval constants (knots and reciprocal knot differences) are tabulated
-once per grid (:class:`BasisTable`), so evaluating a batch costs one row lookup
-and ``O(k^2)`` element-wise operations, independent of ``G``.
+On each interval the k+1 local bases are polynomials of degree k; their
+coefficients are tabulated once per grid (:class:`BasisTable`), so evaluating a
+batch costs one row lookup and ``k`` fused multiply-adds (Horner's rule) per
+derivative order, independent of ``G``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -64,28 +66,83 @@ def _reciprocal(d: Tensor) -> Tensor:
     return torch.where(d != 0, 1.0 / safe, torch.zeros_like(d))
 
 
+def _times_linear(poly: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """(a + b t) * poly for polynomials stored as coefficients of 1, t, t^2, ... in the last axis."""
+    out = poly * a.unsqueeze(-1)
+    out[..., 1:] += poly[..., :-1] * b.unsqueeze(-1)
+    return out
+
+
+def _interval_polynomials(knots: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The k+1 bases that live on each interval of an extended grid, as polynomials.
+
+    On interval j (``t_j <= x < t_{j+1}``, width ``w_j``) the local bases
+    ``B_{j-k}, .., B_j`` are polynomials of degree k in ``u = (x - t_j) / w_j``
+    in [0, 1). They come from the Cox-de Boor recursion run on polynomials
+    instead of numbers, so they are exact up to round-off.
+
+    Returns
+    -------
+    left : Tensor, shape (in_features, n_int)
+        ``t_j``.
+    inv_width : Tensor, shape (in_features, n_int)
+        ``1 / w_j`` (0 for an empty interval, which no point falls in).
+    poly : Tensor, shape (in_features, n_int, k + 1, k + 1)
+        ``poly[i, j, s, p]``: coefficient of ``u^p`` in ``B_{j-k+s}``; zero for
+        bases outside ``0 .. G+k-1``.
+    """
+    n_in, n_knots = knots.shape
+    n_int, n_basis = n_knots - 1, n_knots - k - 1
+    padded = extend_grid(knots, k)  # k more knots per side so the recursion never indexes outside
+    pj = torch.arange(n_int, device=knots.device) + k
+
+    def at(offset: int) -> Tensor:  # knots[j + offset] for every interval j, (in, n_int)
+        return padded[:, pj + offset]
+
+    left, width = at(0), at(1) - at(0)
+    prev = [torch.zeros(n_in, n_int, k + 1, dtype=knots.dtype, device=knots.device)]
+    prev[0][..., 0] = 1.0
+    for r in range(1, k + 1):  # order r bases B_{j-r+s, r}, s = 0..r (triangular scheme)
+        cur, saved = [], None
+        for s in range(r):
+            temp = prev[s] * _reciprocal(at(s + 1) - at(s + 1 - r)).unsqueeze(-1)
+            term = _times_linear(temp, at(s + 1) - left, -width)  # t_{j+s+1} - x
+            cur.append(term if saved is None else saved + term)
+            saved = _times_linear(temp, left - at(1 - r + s), width)  # x - t_{j+1-r+s}
+        cur.append(saved)
+        prev = cur
+    local = pj[:, None] - 2 * k + torch.arange(k + 1, device=knots.device)  # B_{j-k+s}
+    valid = ((local >= 0) & (local < n_basis)).to(knots.dtype)
+    poly = torch.stack(prev, dim=2) * valid[None, :, :, None]
+    return left, _reciprocal(width), poly
+
+
 @dataclass(frozen=True)
 class BasisTable:
     """Per-interval constants of an extended grid, for fast local evaluation.
 
     Rows are indexed by ``c = #knots <= x`` (``searchsorted(..., right=True)``):
     row 0 and the last row are sentinels for points left / right of the extended
-    grid, whose reciprocal differences are zero so every basis evaluates to 0.
+    grid, whose polynomials are zero so every basis evaluates to 0.
 
     Attributes
     ----------
     knots : Tensor, shape (in_features, G + 1 + 2k)
         The extended grid.
-    consts : Tensor, shape (in_features * (G + 2k + 2), M)
-        Row ``i * n_rows + c`` holds, for feature i and row c: k left knots,
-        k right knots, k(k+1)/2 reciprocal knot differences and the validity of
-        each of the k+1 local bases (M = 2k + k(k+1)/2 + k + 1).
+    consts : Tensor, shape (in_features * (G + 2k + 2), 2 + (k + 1)^2)
+        Row ``i * n_rows + c`` holds, for feature i and row c: the interval's
+        left knot, its reciprocal width and the coefficients of the k+1 local
+        bases as polynomials of degree k in the position within the interval
+        (see :func:`_interval_polynomials`), power-major and scaled as
+        :func:`_evaluate` reads them.
     local_index : Tensor of int64, shape (in_features * n_rows, k + 1)
         Index (clamped to the valid range) of each local basis.
     flat_index : Tensor of int64, shape (in_features * n_rows, k + 1)
         The same index offset by ``i * (G + k)``: a row of the stacked
         ``(in_features * (G + k), ...)`` coefficient matrix.
     k : int
+    row_offset : Tensor of int64, shape (in_features,)
+        ``i * n_rows``, the first row of each feature.
     uniform : tuple of Tensor, optional
         ``(first knot, 1 / spacing)`` per feature when every feature's grid is
         uniform; locating a point is then arithmetic instead of a search.
@@ -96,6 +153,7 @@ class BasisTable:
     local_index: Tensor
     flat_index: Tensor
     k: int
+    row_offset: Tensor
     uniform: tuple[Tensor, Tensor] | None
 
     @property
@@ -114,28 +172,17 @@ class BasisTable:
         n_basis = n_knots - k - 1
         if n_basis < 1:
             raise ValueError(f"an extended grid of order {k} needs more than {k + 1} knots, got {n_knots}")
-        # Pad k more knots per side so the recursion never indexes outside.
-        padded = extend_grid(knots, k)
-        n_int = n_knots - 1
-        j = torch.arange(n_int, device=knots.device)  # interval index in `knots`
-        pj = j + k  # the same interval in `padded`
-
-        def at(offset: int) -> Tensor:  # knots[j + offset] for every interval, (in, n_int)
-            return padded[:, pj + offset]
-
-        cols = []
-        cols += [at(1 - r) for r in range(1, k + 1)]  # left knots  t[j+1-r]
-        cols += [at(r) for r in range(1, k + 1)]  # right knots t[j+r]
-        for r in range(1, k + 1):
-            for s in range(r):
-                cols.append(_reciprocal(at(s + 1) - at(s + 1 - r)))
-        local = j[:, None] - k + torch.arange(k + 1, device=knots.device)  # (n_int, k+1): B_{j-k+s}
-        valid = ((local >= 0) & (local < n_basis)).to(knots.dtype)
-        cols += [valid[:, s].expand(n_in, n_int) for s in range(k + 1)]
-        body = torch.stack(cols, dim=-1)  # (in, n_int, M)
+        # the polynomials are formed in float64 where the device has it, then rounded once
+        work = knots if knots.device.type == "mps" else knots.to(torch.float64)
+        left, inv_width, poly = _interval_polynomials(work, k)
+        powers = torch.arange(k + 1, dtype=work.dtype, device=work.device).clamp(min=1)
+        scaled = (poly * powers).transpose(-1, -2)  # S_p = p P_p, power-major (see _evaluate)
+        body = torch.cat([left.unsqueeze(-1), inv_width.unsqueeze(-1), scaled.flatten(-2)], dim=-1)
         sentinel = body.new_zeros(n_in, 1, body.shape[-1])
-        consts = torch.cat([sentinel, body, sentinel], dim=1).reshape(-1, body.shape[-1]).contiguous()
+        consts = torch.cat([sentinel, body, sentinel], dim=1).reshape(-1, body.shape[-1]).to(knots.dtype)
 
+        j = torch.arange(n_knots - 1, device=knots.device)
+        local = j[:, None] - k + torch.arange(k + 1, device=knots.device)  # (n_int, k+1): B_{j-k+s}
         local = torch.cat([local[:1], local, local[-1:]]).clamp(0, n_basis - 1)  # (n_rows, k+1)
         offsets = torch.arange(n_in, device=knots.device)[:, None, None] * n_basis
         flat = (local.unsqueeze(0) + offsets).reshape(-1, k + 1)
@@ -150,15 +197,20 @@ class BasisTable:
             uniform = (knots[:, 0].clone(), 1.0 / h)
         return cls(
             knots=knots,
-            consts=consts,
+            consts=consts.contiguous(),
             local_index=local.contiguous(),
             flat_index=flat.contiguous(),
             k=k,
+            row_offset=torch.arange(n_in, device=knots.device) * (n_knots + 1),
             uniform=uniform,
         )
 
     def locate(self, x: Tensor) -> Tensor:
-        """Row of the table for every entry of x, shape (batch, in_features), int64."""
+        """Row of the table for every entry of x, shape (batch, in_features), int64.
+
+        Near a knot, round-off may pick the neighbouring interval; both
+        polynomials agree there, so the values do not depend on it.
+        """
         n_knots = self.knots.shape[1]
         if self.uniform is not None:
             first, inv_h = self.uniform
@@ -166,81 +218,41 @@ class BasisTable:
             c = torch.nan_to_num_(pos, nan=0.0).long()
         else:
             c = torch.searchsorted(self.knots, x.detach().t().contiguous(), right=True).t()
-        return c + torch.arange(self.knots.shape[0], device=x.device) * self.n_rows
+        return c + self.row_offset
 
 
-def _levels(x: Tensor, consts: Tensor, k: int, top: int) -> list[list[Tensor]]:
-    """Local bases of every order 0..top at x (Cox-de Boor, triangular scheme).
+def _falling(p: int, d: int) -> int:
+    """p (p-1) ... (p-d+1), the factor d/du^d puts on u^p (1 when d <= 0)."""
+    return math.prod(range(p - d + 1, p + 1))
 
-    Returns ``levels[r][s]`` = value of ``B_{j-r+s, r}(x)`` for s = 0..r.
+
+def _evaluate(x: Tensor, consts: Tensor, k: int, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
+    """Derivatives of the given orders of the k+1 local bases, each (..., k + 1), by Horner's rule.
+
+    ``consts`` are gathered table rows (see :class:`BasisTable`): the
+    coefficients are stored as ``S_p = p P_p`` (``S_0 = P_0``), so the values
+    and the first derivative need no multiplications beyond the fused
+    multiply-adds.
     """
-    left = [None] + [x - consts[..., r - 1] for r in range(1, top + 1)]
-    right = [None] + [consts[..., k + r - 1] - x for r in range(1, top + 1)]
-    levels = [[torch.ones_like(x)]]
-    for r in range(1, top + 1):
-        prev = levels[-1]
-        cur = []
-        saved = None
-        for s in range(r):
-            temp = prev[s] * _inv(consts, k, r, s)
-            term = right[s + 1] * temp
-            cur.append(term if saved is None else saved + term)
-            saved = left[r - s] * temp
-        cur.append(saved)
-        levels.append(cur)
-    return levels
-
-
-def _inv(consts: Tensor, k: int, r: int, s: int) -> Tensor:
-    """Reciprocal knot difference 1/(t[j+s+1] - t[j+s+1-r]) from the table."""
-    return consts[..., 2 * k + r * (r - 1) // 2 + s]
-
-
-def _valid(consts: Tensor, k: int) -> Tensor:
-    """Which of the k+1 local bases exist, shape (..., k + 1)."""
-    return consts[..., -(k + 1) :]
-
-
-def _derivative(levels: list[list[Tensor]], consts: Tensor, k: int, order: int) -> list[Tensor]:
-    """``order``-th derivative of the k+1 local order-k bases."""
-    if order > k:
-        return [torch.zeros_like(levels[0][0]) for _ in range(k + 1)]
-    vals = levels[k - order]
-    for r in range(k - order + 1, k + 1):
-        new = []
-        for s in range(r + 1):
-            acc = None
-            if s >= 1:
-                acc = vals[s - 1] * _inv(consts, k, r, s - 1)
-            if s < r:
-                t = vals[s] * _inv(consts, k, r, s)
-                acc = -t if acc is None else acc - t
-            new.append(r * acc)
-        vals = new
-    return vals
-
-
-def _values_and_slope(x: Tensor, consts: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """Values and first derivatives of the local bases in one sweep.
-
-    The derivative reuses the last level's products: for order k,
-    ``B'_s = k (T_{s-1} - T_s)`` with ``T_s = B_{s,k-1} / (t[j+s+1] - t[j+s+1-k])``.
-    """
-    levels = _levels(x, consts, k, k - 1)
-    prev = levels[-1]
-    temps = [prev[s] * _inv(consts, k, k, s) for s in range(k)]
-    vals, slopes = [], []
-    saved = None
-    for s in range(k):
-        term = (consts[..., k + s] - x) * temps[s]  # right knot t[j+s+1]
-        vals.append(term if saved is None else saved + term)
-        saved = (x - consts[..., k - s - 1]) * temps[s]  # left knot t[j+1-k+s]
-    vals.append(saved)
-    slopes = [temps[0].neg()] + [temps[s - 1] - temps[s] for s in range(1, k)] + [temps[k - 1]]
-    valid = _valid(consts, k)
-    values = torch.stack(vals, dim=-1) * valid
-    slope = torch.stack(slopes, dim=-1).mul_(valid * k)
-    return values, slope
+    inv_width = consts[..., 1]
+    u = ((x - consts[..., 0]) * inv_width).unsqueeze(-1)
+    scaled = consts[..., 2:].unflatten(-1, (k + 1, k + 1))  # [..., p, s]
+    out = []
+    for d in orders:
+        if d > k:
+            out.append(torch.zeros_like(scaled[..., 0, :]))
+        elif d == 0:  # sum_p P_p u^p, with A_p = p (P_p + u P_{p+1} + ...) carried along
+            acc = scaled[..., k, :]
+            for p in range(k - 1, -1, -1):
+                acc = torch.addcmul(scaled[..., p, :], acc, u, value=p / (p + 1) if p else 1.0)
+            out.append(acc)
+        else:  # sum_{p >= d} p!/(p-d)! P_p u^(p-d) = sum (p-1)!/(p-d)! S_p u^(p-d)
+            acc = scaled[..., k, :] * _falling(k - 1, d - 1)
+            for p in range(k - 1, d - 1, -1):
+                factor = _falling(p - 1, d - 1)
+                acc = torch.addcmul(scaled[..., p, :] if factor == 1 else scaled[..., p, :] * factor, acc, u)
+            out.append(acc * (inv_width if d == 1 else inv_width.pow(d)).unsqueeze(-1))
+    return tuple(out)
 
 
 class _LocalBases(torch.autograd.Function):
@@ -256,13 +268,13 @@ class _LocalBases(torch.autograd.Function):
         ctx.k, ctx.orders = k, orders
         consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
         if not ctx.needs_input_grad[0]:
-            return _orders(x, consts, k, orders)
+            return _evaluate(x, consts, k, orders)
         if orders == (0,):
-            values, slope = _values_and_slope(x, consts, k)
+            values, slope = _evaluate(x, consts, k, (0, 1))
             ctx.save_for_backward(x, table, row, slope)
             return (values,)
         ctx.save_for_backward(x, table, row)
-        return _orders(x, consts, k, orders)
+        return _evaluate(x, consts, k, orders)
 
     @staticmethod
     def backward(ctx, *grads: Tensor):  # type: ignore[override]
@@ -274,17 +286,9 @@ class _LocalBases(torch.autograd.Function):
             derivs = slope
         else:
             consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
-            derivs = _orders(x, consts, ctx.k, higher)
+            derivs = _evaluate(x, consts, ctx.k, higher)
         grad_x = sum((g * d).sum(-1) for g, d in zip(grads, derivs))
         return grad_x, None, None, None, None
-
-
-def _orders(x: Tensor, consts: Tensor, k: int, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
-    levels = _levels(x, consts, k, k)
-    return tuple(
-        torch.stack(levels[k] if d == 0 else _derivative(levels, consts, k, d), dim=-1) * _valid(consts, k)
-        for d in orders
-    )
 
 
 def local_bases(x: Tensor, table: BasisTable, orders: tuple[int, ...] = (0, 1, 2)) -> tuple[tuple[Tensor, ...], Tensor]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Literal
 
 import torch
@@ -10,6 +11,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from kansci.core.basis import BasisTable, extend_grid, local_basis, scatter_dense
+from kansci.core.fused import dense_layer, design_matrix
 from kansci.core.grid import adaptive_grid, fit_coefficients, subdivide_grid, uniform_grid
 from kansci.core.symbolic_edges import SymbolicEdges
 
@@ -19,6 +21,10 @@ BasisMode = Literal["auto", "dense", "sparse"]
 
 # Above this many bases per edge the sparse (gather) path beats the dense matmul.
 SPARSE_FROM_BASES = 40
+
+
+# the input layer keeps the design matrix of fixed data (see _input_design) up to this many entries
+DESIGN_CACHE_SIZE = 1 << 22
 
 
 # per-edge terms (combine_edges) gather the k+1 touched coefficients from this many bases on; a dense
@@ -92,6 +98,7 @@ class KANLayer(nn.Module):
         knots = extend_grid(uniform_grid(lo, hi, grid), k)
         self._table_key: tuple | None = None
         self._table: BasisTable | None = None
+        self._designs: list[tuple] = []
         self.register_buffer("knots", knots)
         self.register_buffer("mask", torch.ones(in_features, out_features, **kw))
         self.symbolic = SymbolicEdges(in_features, out_features, **kw)
@@ -131,6 +138,26 @@ class KANLayer(nn.Module):
         values, row = local_basis(x, table, derivative)
         return scatter_dense(values, row, table)
 
+    def _input_design(self, x: Tensor, table: BasisTable) -> Tensor:
+        """``[B(x) | SiLU(x)]`` of an input that needs no gradient, kept while the same tensor comes back.
+
+        A full-batch fit feeds the input layer the same data at every step
+        (and evaluates it on the test data between steps: two entries are
+        kept). The key is the tensor itself (held weakly), its version counter
+        (any in-place change) and the table (any grid change).
+        """
+        for ref, version, key, design in self._designs:
+            if ref() is x and version == x._version and key is table:
+                return design
+        (design,) = design_matrix(x, table)
+        if design.numel() <= DESIGN_CACHE_SIZE:
+            self._designs = [(weakref.ref(x), x._version, table, design), *self._designs[:1]]
+        return design
+
+    def __getstate__(self) -> dict:
+        """Pickling and deepcopy leave the kept designs behind (they hold a weak reference to the data)."""
+        return {**super().__getstate__(), "_designs": []}
+
     def use_sparse(self) -> bool:
         if self.basis_mode == "auto":
             return self.n_basis > SPARSE_FROM_BASES
@@ -165,8 +192,12 @@ class KANLayer(nn.Module):
         Tensor, shape (batch, out_features)
         """
         table = self.table()
-        values, row = local_basis(x, table)
-        out = self.combine(values, row, F.silu(x), *self.weights())
+        if self.use_sparse():
+            values, row = local_basis(x, table)
+            out = self.combine(values, row, F.silu(x), *self.weights())
+        else:
+            design = None if x.requires_grad else self._input_design(x, table)
+            out = dense_layer(x, self._stacked(*self.weights()), table, design)
         if len(self.symbolic):
             out = out + self.symbolic.summed(self.symbolic.terms(x, self.mask)[0])
         return out
@@ -196,10 +227,13 @@ class KANLayer(nn.Module):
                 out = out + (picked * values[..., s : s + 1]).sum(1)
             return out
         # one matmul: per input, G + k basis columns then its base-function column
-        width = self.n_basis + 1
         dense = scatter_dense(values, row, table, extra=base)
+        return dense.view(batch, -1) @ self._stacked(spline_weight, base_weight)
+
+    def _stacked(self, spline_weight: Tensor, base_weight: Tensor) -> Tensor:
+        """Per input, its G + k spline rows then its base-function row: (in * (G + k + 1), out)."""
         weight = torch.cat([spline_weight.view(self.in_features, self.n_basis, -1), base_weight.unsqueeze(1)], dim=1)
-        return dense.view(batch, -1) @ weight.view(self.in_features * width, -1)
+        return weight.view(-1, self.out_features)
 
     def combine_edges(
         self, values: Tensor, row: Tensor, base: Tensor, spline_weight: Tensor, base_weight: Tensor

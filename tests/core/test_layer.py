@@ -75,6 +75,49 @@ def test_second_derivative_through_layer(mode):
     assert torch.autograd.gradgradcheck(lambda t: layer(t), (x,))
 
 
+def test_gradcheck_parameters_with_a_fixed_input_and_its_kept_design():
+    # an input that needs no gradient takes the kept design matrix from the second call on
+    layer = _layer("dense", grid=4, n_in=2, n_out=2)
+    x = float64(16, 2, seed=4, lo=-1.3, hi=1.3)
+    names = ("coef", "scale_base", "scale_spline")
+    params = tuple(getattr(layer, n).detach().clone().requires_grad_() for n in names)
+
+    def fn(*values):
+        return torch.func.functional_call(layer, dict(zip(names, values)), (x,))
+
+    assert torch.autograd.gradcheck(fn, params)
+    assert len(layer._designs) == 1
+
+
+def test_second_derivative_in_x_differentiates_in_the_parameters():
+    # what a residual loss built by nested autograd needs: d/dcoef of d2 phi/dx2
+    layer = _layer("dense", grid=5, n_in=2, n_out=1)
+    x = float64(8, 2, seed=5).requires_grad_()
+    coef = layer.coef.detach().clone().requires_grad_()
+
+    def fn(x, coef):
+        return torch.func.functional_call(layer, {"coef": coef}, (x,))
+
+    assert torch.autograd.gradgradcheck(fn, (x, coef))
+
+
+def test_kept_design_follows_in_place_edits_of_the_input_and_grid_updates():
+    layer = _layer("dense", grid=6)
+    x = float64(200, 3, seed=6, lo=-1.0, hi=1.0)
+    fresh = lambda: layer(x.clone().requires_grad_()).detach()  # noqa: E731 - an input needing a gradient: never kept
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)  # second call: from the kept design
+    assert len(layer._designs) == 1
+    with torch.no_grad():
+        x.mul_(0.5)  # same tensor, new values
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)
+    layer.update_grid_(x)  # new knots
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)
+    with torch.no_grad():
+        layer.coef.add_(0.1)  # weights are never kept
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)
+
+
 def test_initialization_follows_reference():
     layer = KANLayer(50, 40, grid=5, k=3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     fan = 1 / math.sqrt(50)

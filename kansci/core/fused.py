@@ -1,0 +1,102 @@
+"""A dense-path KAN layer as one autograd node.
+
+Evaluated op by op, a small layer's training step is dominated by the fixed
+cost of each eager kernel and autograd node (basis lookup, scatter, SiLU,
+concatenation, matmul and their backward nodes), not by arithmetic. Here the
+forward pass is the same computation as :meth:`KANLayer.combine` on the dense
+path, and the backward pass is written out: two matmuls and a gather, with the
+basis slopes kept from the forward pass. A double backward (nested autograd
+through the layer) recomputes the layer with differentiable operations.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from kansci.core.basis import BasisTable, _evaluate, _LocalBases, scatter_dense
+
+__all__ = ["dense_layer", "design_matrix"]
+
+
+def dense_layer(x: Tensor, weight: Tensor, table: BasisTable, design: Tensor | None = None) -> Tensor:
+    """``[B(x) | SiLU(x)] @ weight`` for a batch, as one autograd node.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, in_features)
+    weight : Tensor, shape (in_features * (G + k + 1), out_features)
+        Per input, G + k spline rows then its base-function row.
+    table : BasisTable
+    design : Tensor, optional
+        ``design_matrix(x, table)`` computed before, for an x that needs no
+        gradient (the input layer sees the same data at every step of a
+        full-batch fit).
+
+    Returns
+    -------
+    Tensor, shape (batch, out_features)
+    """
+    return _DenseLayer.apply(x, weight, table, design)
+
+
+def design_matrix(x: Tensor, table: BasisTable, slope: bool = False) -> tuple[Tensor, ...]:
+    """``[B(x) | SiLU(x)]`` per input, shape (batch, in_features, G + k + 1).
+
+    With ``slope``, also what the backward pass needs: the local basis
+    indices and slopes, sigmoid(x) and the table rows.
+    """
+    batch, n_in = x.shape
+    nb, k = table.n_basis, table.k
+    row = table.locate(x)
+    flat_row = row.reshape(-1)
+    consts = table.consts.index_select(0, flat_row).view(batch, n_in, -1)
+    values, *slopes = _evaluate(x, consts, k, (0, 1) if slope else (0,))
+    idx = table.local_index.index_select(0, flat_row).view(batch, n_in, k + 1)
+    dense = x.new_zeros(batch, n_in, nb + 1)
+    dense[..., :nb].scatter_add_(-1, idx, values)
+    sig = torch.sigmoid(x)
+    torch.mul(x, sig, out=dense[..., nb])
+    return (dense, row, idx, sig, *slopes) if slope else (dense,)
+
+
+def _silu_slope(x: Tensor, sig: Tensor) -> Tensor:
+    """d SiLU / dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
+    return sig * (1 + x * (1 - sig))
+
+
+class _DenseLayer(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, table: BasisTable, design: Tensor | None) -> Tensor:  # type: ignore[override]
+        ctx.table = table
+        if design is not None or not ctx.needs_input_grad[0]:
+            dense = design if design is not None else design_matrix(x, table)[0]
+            ctx.save_for_backward(x, weight, dense)
+        else:
+            dense, *rest = design_matrix(x, table, slope=True)
+            ctx.save_for_backward(x, weight, dense, *rest)
+        return dense.view(x.shape[0], -1) @ weight
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        x, weight, dense, *rest = ctx.saved_tensors
+        table: BasisTable = ctx.table
+        batch, n_in = x.shape
+        nb = table.n_basis
+        grad_x = grad_w = None
+        if torch.is_grad_enabled() and ctx.needs_input_grad[0]:  # double backward: differentiable operations
+            row, idx = rest[0], rest[1]
+            (values,) = _LocalBases.apply(x, table.consts, row, table.k, (0,))
+            dense = scatter_dense(values, row, table, extra=F.silu(x))
+            (slope,) = _LocalBases.apply(x, table.consts, row, table.k, (1,))
+            silu_slope = _silu_slope(x, torch.sigmoid(x))
+        elif ctx.needs_input_grad[0]:
+            _, idx, sig, slope = rest
+            silu_slope = _silu_slope(x, sig)
+        if ctx.needs_input_grad[1]:
+            grad_w = dense.view(batch, -1).t() @ grad
+        if ctx.needs_input_grad[0]:
+            back = (grad @ weight.t()).view(batch, n_in, nb + 1)
+            grad_x = (back[..., :nb].gather(-1, idx) * slope).sum(-1) + back[..., nb] * silu_slope
+        return grad_x, grad_w, None, None
