@@ -82,6 +82,7 @@ class LBFGS(torch.optim.Optimizer):
         state.setdefault("n_iter", 0)
         state.setdefault("s", [])
         state.setdefault("y", [])
+        state.setdefault("rho", [])
 
         first_loss = loss = float(closure())
         grad = self._flat_grad()
@@ -90,18 +91,20 @@ class LBFGS(torch.optim.Optimizer):
         direction, step = state.get("direction"), state.get("step")
         prev_grad, prev_loss = state.get("prev_grad"), state.get("prev_loss")
         s_hist, y_hist, h_diag = state["s"], state["y"], state.get("h_diag", 1.0)
+        rho = state["rho"]
+        if len(rho) != len(s_hist):  # a state saved before 1/(y.s) was kept
+            rho[:] = [1.0 / float(y.dot(s)) for s, y in zip(s_hist, y_hist)]
 
         def evaluate(x: Tensor, t: float, d: Tensor) -> tuple[float, Tensor]:
+            # the parameters stay at x + t d: the next trial, or the accepted step, sets them again
             self._set_params(x + t * d)
             value = float(closure())
-            g = self._flat_grad()
-            self._set_params(x)
-            return value, g
+            return value, self._flat_grad()
 
         for _ in range(group["max_iter"]):
             state["n_iter"] += 1
             if state["n_iter"] == 1:
-                direction, s_hist[:], y_hist[:], h_diag = -grad, [], [], 1.0
+                direction, s_hist[:], y_hist[:], rho[:], h_diag = -grad, [], [], [], 1.0
             else:
                 y, s = grad - prev_grad, direction * step
                 ys = float(y.dot(s))
@@ -109,10 +112,12 @@ class LBFGS(torch.optim.Optimizer):
                     if len(s_hist) == history:
                         s_hist.pop(0)
                         y_hist.pop(0)
+                        rho.pop(0)
                     s_hist.append(s)
                     y_hist.append(y)
+                    rho.append(1.0 / ys)
                     h_diag = ys / float(y.dot(y))
-                direction = self._two_loop(grad, s_hist, y_hist, h_diag)
+                direction = self._two_loop(grad, s_hist, y_hist, rho, h_diag)
             prev_grad, prev_loss = grad.clone(), loss
             step = min(1.0, 1.0 / float(grad.abs().sum())) * lr if state["n_iter"] == 1 else lr
             slope = float(grad.dot(direction))
@@ -131,10 +136,9 @@ class LBFGS(torch.optim.Optimizer):
         return torch.tensor(first_loss)
 
     @staticmethod
-    def _two_loop(grad: Tensor, s_hist: list[Tensor], y_hist: list[Tensor], h_diag: float) -> Tensor:
-        """Apply the inverse-Hessian approximation to -grad."""
+    def _two_loop(grad: Tensor, s_hist: list[Tensor], y_hist: list[Tensor], rho: list[float], h_diag: float) -> Tensor:
+        """Apply the inverse-Hessian approximation to -grad (``rho`` holds 1 / (y.s) per pair)."""
         q = -grad
-        rho = [1.0 / float(y.dot(s)) for s, y in zip(s_hist, y_hist)]
         alpha = []
         for s, y, r in zip(reversed(s_hist), reversed(y_hist), reversed(rho)):
             a = r * float(s.dot(q))
