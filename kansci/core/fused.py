@@ -1,12 +1,15 @@
-"""A dense-path KAN layer as one autograd node.
+"""A KAN layer as one autograd node (dense and sparse paths).
 
 Evaluated op by op, a small layer's training step is dominated by the fixed
 cost of each eager kernel and autograd node (basis lookup, scatter, SiLU,
 concatenation, matmul and their backward nodes), not by arithmetic. Here the
 forward pass is the same computation as :meth:`KANLayer.combine` on the dense
 path, and the backward pass is written out: two matmuls and a gather, with the
-basis slopes kept from the forward pass. A double backward (nested autograd
-through the layer) recomputes the layer with differentiable operations.
+basis slopes kept from the forward pass. Above ``SPARSE_FROM_BASES`` bases the
+sparse variant gathers the k + 1 touched coefficient rows per input instead of
+building the design matrix (:func:`sparse_layer`). A double backward (nested
+autograd through the layer) recomputes the bases with differentiable
+operations and applies the same formulas.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from torch.nn import functional as F
 
 from kansci.core.basis import BasisTable, _evaluate, _LocalBases, scatter_dense
 
-__all__ = ["dense_layer", "design_matrix"]
+__all__ = ["dense_layer", "design_matrix", "sparse_layer"]
 
 
 def dense_layer(x: Tensor, weight: Tensor, table: BasisTable, design: Tensor | None = None) -> Tensor:
@@ -53,6 +56,7 @@ def design_matrix(x: Tensor, table: BasisTable, slope: bool = False) -> tuple[Te
     flat_row = row.reshape(-1)
     consts = table.consts.index_select(0, flat_row).view(batch, n_in, -1)
     values, *slopes = _evaluate(x, consts, k, (0, 1) if slope else (0,))
+    del consts  # the largest transient (2 + (k+1)^2 numbers per input): gone before the design is allocated
     idx = table.local_index.index_select(0, flat_row).view(batch, n_in, k + 1)
     dense = x.new_zeros(batch, n_in, nb + 1)
     dense[..., :nb].scatter_add_(-1, idx, values)
@@ -100,3 +104,70 @@ class _DenseLayer(torch.autograd.Function):
             back = (grad @ weight.t()).view(batch, n_in, nb + 1)
             grad_x = (back[..., :nb].gather(-1, idx) * slope).sum(-1) + back[..., nb] * silu_slope
         return grad_x, grad_w, None, None
+
+
+def sparse_layer(x: Tensor, spline_weight: Tensor, base_weight: Tensor, table: BasisTable) -> Tensor:
+    """``sum_{i,s} B_s(x_i) spline_weight[index(i, s)] + SiLU(x) @ base_weight`` as one autograd node.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, in_features)
+    spline_weight : Tensor, shape (in_features * (G + k), out_features)
+    base_weight : Tensor, shape (in_features, out_features)
+    table : BasisTable
+
+    Returns
+    -------
+    Tensor, shape (batch, out_features)
+    """
+    return _SparseLayer.apply(x, spline_weight, base_weight, table)
+
+
+def _local_values(x: Tensor, table: BasisTable, slope: bool) -> tuple[Tensor, ...]:
+    """Local basis values (and slopes), their rows in the stacked coefficients, and the table rows."""
+    batch, n_in = x.shape
+    row = table.locate(x)
+    flat_row = row.reshape(-1)
+    consts = table.consts.index_select(0, flat_row).view(batch, n_in, -1)
+    derivs = _evaluate(x, consts, table.k, (0, 1) if slope else (0,))
+    del consts
+    idx = table.flat_index.index_select(0, flat_row)  # (batch * in, k + 1)
+    return (*derivs, idx, row)
+
+
+class _SparseLayer(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, spline_weight, base_weight, table):  # type: ignore[override]
+        batch = x.shape[0]
+        need_x = ctx.needs_input_grad[0]
+        values, *slope, idx, row = _local_values(x, table, slope=need_x)
+        picked = spline_weight.index_select(0, idx.view(-1)).view(batch, -1, spline_weight.shape[1])
+        out = torch.bmm(values.view(batch, 1, -1), picked).view(batch, -1)
+        sig = torch.sigmoid(x)
+        out = torch.addmm(out, x * sig, base_weight)
+        ctx.table = table
+        # the picked rows are kept for the input gradient (k + 1 rows of out numbers per input)
+        ctx.save_for_backward(x, spline_weight, base_weight, values, idx, row, sig, picked, *slope)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        x, spline_weight, base_weight, values, idx, row, sig, picked, *slope = ctx.saved_tensors
+        table: BasisTable = ctx.table
+        batch, n_in = x.shape
+        if torch.is_grad_enabled() and ctx.needs_input_grad[0]:  # double backward: differentiable operations
+            values, slope = _LocalBases.apply(x, table.consts, row, table.k, (0, 1))
+            sig = torch.sigmoid(x)
+            picked = spline_weight.index_select(0, idx.view(-1)).view(batch, -1, grad.shape[1])
+        else:
+            slope = slope[0] if slope else None
+        grad_x = grad_spline = grad_base = None
+        if ctx.needs_input_grad[1]:  # every (point, input, local basis) adds values * grad to its row
+            terms = values.reshape(batch, -1, 1) * grad.unsqueeze(1)
+            grad_spline = torch.zeros_like(spline_weight).index_add(0, idx.view(-1), terms.view(-1, grad.shape[1]))
+        if ctx.needs_input_grad[2]:
+            grad_base = (x * sig).t() @ grad
+        if ctx.needs_input_grad[0]:
+            through = torch.bmm(picked, grad.unsqueeze(-1)).view(batch, n_in, -1)
+            grad_x = (through * slope).sum(-1) + (grad @ base_weight.t()) * _silu_slope(x, sig)
+        return grad_x, grad_spline, grad_base, None

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from kansci.core.basis import BasisTable, extend_grid, local_basis, scatter_dense
-from kansci.core.fused import dense_layer, design_matrix
+from kansci.core.fused import dense_layer, design_matrix, sparse_layer
 from kansci.core.grid import adaptive_grid, fit_coefficients, subdivide_grid, uniform_grid
 from kansci.core.symbolic_edges import SymbolicEdges
 
@@ -193,8 +193,7 @@ class KANLayer(nn.Module):
         """
         table = self.table()
         if self.use_sparse():
-            values, row = local_basis(x, table)
-            out = self.combine(values, row, F.silu(x), *self.weights())
+            out = sparse_layer(x, *self.weights(), table)
         else:
             design = None if x.requires_grad else self._input_design(x, table)
             out = dense_layer(x, self._stacked(*self.weights()), table, design)

@@ -89,9 +89,10 @@ def test_gradcheck_parameters_with_a_fixed_input_and_its_kept_design():
     assert len(layer._designs) == 1
 
 
-def test_second_derivative_in_x_differentiates_in_the_parameters():
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_second_derivative_in_x_differentiates_in_the_parameters(mode):
     # what a residual loss built by nested autograd needs: d/dcoef of d2 phi/dx2
-    layer = _layer("dense", grid=5, n_in=2, n_out=1)
+    layer = _layer(mode, grid=5, n_in=2, n_out=1)
     x = float64(8, 2, seed=5).requires_grad_()
     coef = layer.coef.detach().clone().requires_grad_()
 
