@@ -47,22 +47,29 @@ def dense_layer(x: Tensor, weight: Tensor, table: BasisTable, design: Tensor | N
 def design_matrix(x: Tensor, table: BasisTable, slope: bool = False) -> tuple[Tensor, ...]:
     """``[B(x) | SiLU(x)]`` per input, shape (batch, in_features, G + k + 1).
 
-    With ``slope``, also what the backward pass needs: the local basis
-    indices and slopes, sigmoid(x) and the table rows.
+    With ``slope``, also what the backward pass needs: the table rows, the
+    local basis indices, sigmoid(x) and the basis slopes.
     """
     batch, n_in = x.shape
-    nb, k = table.n_basis, table.k
-    row = table.locate(x)
-    flat_row = row.reshape(-1)
-    consts = table.consts.index_select(0, flat_row).view(batch, n_in, -1)
-    values, *slopes = _evaluate(x, consts, k, (0, 1) if slope else (0,))
-    del consts  # the largest transient (2 + (k+1)^2 numbers per input): gone before the design is allocated
-    idx = table.local_index.index_select(0, flat_row).view(batch, n_in, k + 1)
+    nb = table.n_basis
+    values, *slopes, idx, row = _local_values(x, table, slope, table.local_index)
+    idx = idx.view(batch, n_in, -1)
     dense = x.new_zeros(batch, n_in, nb + 1)
     dense[..., :nb].scatter_add_(-1, idx, values)
     sig = torch.sigmoid(x)
     torch.mul(x, sig, out=dense[..., nb])
     return (dense, row, idx, sig, *slopes) if slope else (dense,)
+
+
+def _local_values(x: Tensor, table: BasisTable, slope: bool, index: Tensor) -> tuple[Tensor, ...]:
+    """Local basis values (and slopes), their ``index`` rows, shape (batch * in, k + 1), and the table rows."""
+    batch, n_in = x.shape
+    row = table.locate(x)
+    flat_row = row.reshape(-1)
+    consts = table.consts.index_select(0, flat_row).view(batch, n_in, -1)
+    derivs = _evaluate(x, consts, table.k, (0, 1) if slope else (0,))
+    del consts  # the largest transient (2 + (k+1)^2 numbers per input): gone before the caller allocates
+    return (*derivs, index.index_select(0, flat_row), row)
 
 
 def _silu_slope(x: Tensor, sig: Tensor) -> Tensor:
@@ -123,24 +130,12 @@ def sparse_layer(x: Tensor, spline_weight: Tensor, base_weight: Tensor, table: B
     return _SparseLayer.apply(x, spline_weight, base_weight, table)
 
 
-def _local_values(x: Tensor, table: BasisTable, slope: bool) -> tuple[Tensor, ...]:
-    """Local basis values (and slopes), their rows in the stacked coefficients, and the table rows."""
-    batch, n_in = x.shape
-    row = table.locate(x)
-    flat_row = row.reshape(-1)
-    consts = table.consts.index_select(0, flat_row).view(batch, n_in, -1)
-    derivs = _evaluate(x, consts, table.k, (0, 1) if slope else (0,))
-    del consts
-    idx = table.flat_index.index_select(0, flat_row)  # (batch * in, k + 1)
-    return (*derivs, idx, row)
-
-
 class _SparseLayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, spline_weight, base_weight, table):  # type: ignore[override]
         batch = x.shape[0]
         need_x = ctx.needs_input_grad[0]
-        values, *slope, idx, row = _local_values(x, table, slope=need_x)
+        values, *slope, idx, row = _local_values(x, table, need_x, table.flat_index)
         picked = spline_weight.index_select(0, idx.view(-1)).view(batch, -1, spline_weight.shape[1])
         out = torch.bmm(values.view(batch, 1, -1), picked).view(batch, -1)
         sig = torch.sigmoid(x)
