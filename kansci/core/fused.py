@@ -98,9 +98,8 @@ class _DenseLayer(torch.autograd.Function):
         grad_x = grad_w = None
         if torch.is_grad_enabled() and ctx.needs_input_grad[0]:  # double backward: differentiable operations
             row, idx = rest[0], rest[1]
-            (values,) = _LocalBases.apply(x, table.consts, row, table.k, (0,))
+            values, slope = _LocalBases.apply(x, table.consts, row, table.k, (0, 1))
             dense = scatter_dense(values, row, table, extra=F.silu(x))
-            (slope,) = _LocalBases.apply(x, table.consts, row, table.k, (1,))
             silu_slope = _silu_slope(x, torch.sigmoid(x))
         elif ctx.needs_input_grad[0]:
             _, idx, sig, slope = rest
