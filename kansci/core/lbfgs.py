@@ -6,16 +6,22 @@ degrades to gradient descent and stalls. Here the threshold is a parameter
 (``tolerance_ys``, default 1e-32), which is what high-precision fits need.
 Its line search also stops zooming once the bracket times the direction's
 norm falls below 1e-9; a fit near RMSE 1e-7 needs finer steps than that, so
-``tolerance_change`` is passed down to the line search too.
+``tolerance_change`` reaches the line search too.
+
+A small model's full-batch fit evaluates in about a millisecond, so the
+optimizer's own bookkeeping matters. The two-loop recursion is run on the
+Gram matrix of the stored pairs (one matrix-vector product in, one out, the
+recurrences on Python floats), and the line search keeps its scalars as
+Python floats; both are the textbook algorithms, re-associated.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from torch.optim.lbfgs import _strong_wolfe
 
 __all__ = ["LBFGS"]
 
@@ -65,11 +71,8 @@ class LBFGS(torch.optim.Optimizer):
         return torch.cat([p.detach().reshape(-1) for p in self._params])
 
     def _set_params(self, flat: Tensor) -> None:
-        offset = 0
-        for p in self._params:
-            n = p.numel()
-            p.copy_(flat[offset : offset + n].view_as(p))
-            offset += n
+        parts = flat.split([p.numel() for p in self._params])
+        torch._foreach_copy_(self._params, [part.view_as(p) for part, p in zip(parts, self._params)])
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Tensor]) -> Tensor:  # type: ignore[override]
@@ -80,72 +83,205 @@ class LBFGS(torch.optim.Optimizer):
         closure = torch.enable_grad()(closure)
         state = self.state[self._params[0]]
         state.setdefault("n_iter", 0)
-        state.setdefault("s", [])
-        state.setdefault("y", [])
-        state.setdefault("rho", [])
+        s_hist, y_hist = state.setdefault("s", []), state.setdefault("y", [])
+        state.pop("rho", None)  # kept by earlier versions; the Gram matrix below holds it
 
         first_loss = loss = float(closure())
         grad = self._flat_grad()
-        if grad.abs().max() <= tol_grad:
+        if float(grad.abs().max()) <= tol_grad:
             return torch.tensor(first_loss)
         direction, step = state.get("direction"), state.get("step")
-        prev_grad, prev_loss = state.get("prev_grad"), state.get("prev_loss")
-        s_hist, y_hist, h_diag = state["s"], state["y"], state.get("h_diag", 1.0)
-        rho = state["rho"]
-        if len(rho) != len(s_hist):  # a state saved before 1/(y.s) was kept
-            rho[:] = [1.0 / float(y.dot(s)) for s, y in zip(s_hist, y_hist)]
+        prev_grad, prev_loss, h_diag = state.get("prev_grad"), state.get("prev_loss"), state.get("h_diag", 1.0)
+        pairs = _Pairs(s_hist, y_hist)
 
-        def evaluate(x: Tensor, t: float, d: Tensor) -> tuple[float, Tensor]:
+        def evaluate(x: Tensor, t: float, d: Tensor) -> tuple[float, Tensor, float]:
             # the parameters stay at x + t d: the next trial, or the accepted step, sets them again
-            self._set_params(x + t * d)
+            self._set_params(torch.add(x, d, alpha=t))
             value = float(closure())
-            return value, self._flat_grad()
+            g = self._flat_grad()
+            return value, g, float(g.dot(d))
 
         for _ in range(group["max_iter"]):
             state["n_iter"] += 1
             if state["n_iter"] == 1:
-                direction, s_hist[:], y_hist[:], rho[:], h_diag = -grad, [], [], [], 1.0
+                direction, h_diag = -grad, 1.0
+                pairs.clear()
             else:
                 y, s = grad - prev_grad, direction * step
                 ys = float(y.dot(s))
                 if ys > tol_ys:
-                    if len(s_hist) == history:
-                        s_hist.pop(0)
-                        y_hist.pop(0)
-                        rho.pop(0)
-                    s_hist.append(s)
-                    y_hist.append(y)
-                    rho.append(1.0 / ys)
+                    pairs.add(s, y, history)
                     h_diag = ys / float(y.dot(y))
-                direction = self._two_loop(grad, s_hist, y_hist, rho, h_diag)
-            prev_grad, prev_loss = grad.clone(), loss
+                direction = pairs.direction(grad, h_diag)
+            prev_grad, prev_loss = grad, loss
             step = min(1.0, 1.0 / float(grad.abs().sum())) * lr if state["n_iter"] == 1 else lr
             slope = float(grad.dot(direction))
             if slope > -tol_change:
                 break
             x0 = self._flat_params()
-            loss, grad, step, _ = _strong_wolfe(
-                evaluate, x0, step, direction, loss, grad, slope, tolerance_change=tol_change
+            d_norm = float(direction.abs().max())
+            loss, grad, step = _strong_wolfe(
+                lambda t, x0=x0, d=direction: evaluate(x0, t, d), step, loss, grad, slope, d_norm, tol_change
             )
-            self._set_params(x0 + step * direction)
-            if grad.abs().max() <= tol_grad or float((direction * step).abs().max()) <= tol_change:
+            self._set_params(torch.add(x0, direction, alpha=step))
+            if float(grad.abs().max()) <= tol_grad or d_norm * abs(step) <= tol_change:
                 break
             if abs(loss - prev_loss) < tol_change:
                 break
         state.update(direction=direction, step=step, prev_grad=prev_grad, prev_loss=prev_loss, h_diag=h_diag)
         return torch.tensor(first_loss)
 
-    @staticmethod
-    def _two_loop(grad: Tensor, s_hist: list[Tensor], y_hist: list[Tensor], rho: list[float], h_diag: float) -> Tensor:
-        """Apply the inverse-Hessian approximation to -grad (``rho`` holds 1 / (y.s) per pair)."""
-        q = -grad
-        alpha = []
-        for s, y, r in zip(reversed(s_hist), reversed(y_hist), reversed(rho)):
-            a = r * float(s.dot(q))
-            alpha.append(a)
-            q = q - a * y
-        q = q * h_diag
-        for s, y, r, a in zip(s_hist, y_hist, rho, reversed(alpha)):
-            b = r * float(y.dot(q))
-            q = q + (a - b) * s
-        return q
+
+class _Pairs:
+    """The stored curvature pairs (s_i, y_i) and their Gram matrix, for the two-loop recursion.
+
+    The lists are the optimizer state itself (saved and restored with it);
+    the stacked pairs and their inner products are rebuilt when they change.
+    """
+
+    def __init__(self, s: list[Tensor], y: list[Tensor]) -> None:
+        self.s, self.y = s, y
+        self._stack: Tensor | None = None
+        self._gram: list[list[float]] = []
+
+    def clear(self) -> None:
+        self.s.clear()
+        self.y.clear()
+        self._stack = None
+
+    def add(self, s: Tensor, y: Tensor, keep: int) -> None:
+        if len(self.s) == keep:
+            del self.s[0], self.y[0]
+        self.s.append(s)
+        self.y.append(y)
+        self._stack = None
+
+    def _stacked(self) -> Tensor:
+        if self._stack is None:
+            self._stack = torch.stack(self.s + self.y)
+            self._gram = (self._stack @ self._stack.t()).tolist()
+        return self._stack
+
+    def direction(self, grad: Tensor, h_diag: float) -> Tensor:
+        """-H grad by the two-loop recursion, written in the pairs' inner products.
+
+        With q = -grad, the first loop takes a_i = rho_i s_i.q_i, q_i = q - sum_{j>i} a_j y_j;
+        the second b_i = rho_i y_i.r_i with r_i = h q_0 + sum_{j<i} (a_j - b_j) s_j. Every
+        inner product is an entry of the Gram matrix or of [S; Y] grad, so the result is
+        -h grad - h sum a_j y_j + sum (a_j - b_j) s_j, one product with [S; Y]^T.
+        """
+        m = len(self.s)
+        if m == 0:
+            return grad * -h_diag
+        stack = self._stacked()
+        gram = self._gram
+        proj = (stack @ grad).tolist()  # s_i.grad, then y_i.grad
+        rho = [1.0 / gram[i][m + i] for i in range(m)]
+        a = [0.0] * m
+        for i in reversed(range(m)):
+            a[i] = rho[i] * (-proj[i] - sum(a[j] * gram[i][m + j] for j in range(i + 1, m)))
+        coef_s = [0.0] * m
+        for i in range(m):
+            yq = -proj[m + i] - sum(a[j] * gram[m + i][m + j] for j in range(m))
+            yr = h_diag * yq + sum(coef_s[j] * gram[m + i][j] for j in range(i))
+            coef_s[i] = a[i] - rho[i] * yr
+        coef = torch.tensor(coef_s + [-h_diag * v for v in a], dtype=stack.dtype, device=stack.device)
+        return torch.addmv(grad, stack.t(), coef, beta=-h_diag)
+
+
+def _cubic_minimum(t1: float, f1: float, g1: float, t2: float, f2: float, g2: float, lo: float, hi: float) -> float:
+    """Minimiser of the cubic with values f and slopes g at t1 and t2, kept within [lo, hi].
+
+    Falls back to the middle of [lo, hi] when the cubic has no minimum there
+    (or the points coincide).
+    """
+    try:
+        d1 = g1 + g2 - 3 * (f1 - f2) / (t1 - t2)
+        disc = d1 * d1 - g1 * g2
+        if not disc >= 0:
+            return (lo + hi) / 2
+        d2 = math.sqrt(disc)
+        if t1 <= t2:
+            t = t2 - (t2 - t1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+        else:
+            t = t1 - (t1 - t2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+    except (ZeroDivisionError, OverflowError):
+        return (lo + hi) / 2
+    return min(max(t, lo), hi) if t == t else (lo + hi) / 2
+
+
+def _strong_wolfe(
+    evaluate: Callable[[float], tuple[float, Tensor, float]],
+    t: float,
+    f: float,
+    g: Tensor,
+    slope: float,
+    d_norm: float,
+    tolerance_change: float,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    max_tries: int = 25,
+) -> tuple[float, Tensor, float]:
+    """A step t along d meeting the strong Wolfe conditions (bracketing, then zooming by cubic steps).
+
+    ``evaluate(t)`` returns the loss, its flat gradient and the slope along d at
+    the trial point. Returns the loss, gradient and step of the best point found.
+    """
+
+    def sufficient(t_: float, f_: float) -> bool:
+        return f_ <= f + c1 * t_ * slope
+
+    def flat_enough(g_slope: float) -> bool:
+        return abs(g_slope) <= -c2 * slope
+
+    start = prev = (0.0, f, g, slope)
+    new = (t, *evaluate(t))
+    tries = 0  # evaluations after the first
+    bracket = None
+    while tries < max_tries:  # bracketing: grow the step until a minimum lies between prev and new
+        t_new, f_new, g_new, s_new = new
+        if not sufficient(t_new, f_new) or (tries > 1 and f_new >= prev[1]):
+            bracket = [prev, new]
+            break
+        if flat_enough(s_new):
+            return f_new, g_new, t_new
+        if s_new >= 0:
+            bracket = [prev, new]
+            break
+        t_next = _cubic_minimum(*prev[:2], prev[3], t_new, f_new, s_new, t_new + 0.01 * (t_new - prev[0]), 10 * t_new)
+        prev, new = new, (t_next, *evaluate(t_next))
+        tries += 1
+    if bracket is None:  # out of tries while still growing: the better of the start and the last trial
+        bracket = [start, new]
+    low = 0 if bracket[0][1] <= bracket[1][1] else 1
+    stuck = False
+    while tries < max_tries:  # zoom: shrink the bracket around the strong-Wolfe point
+        (ta, fa, _, sa), (tb, fb, _, sb) = bracket
+        lo, hi = min(ta, tb), max(ta, tb)
+        if (hi - lo) * d_norm < tolerance_change:
+            break
+        t_try = _cubic_minimum(ta, fa, sa, tb, fb, sb, lo, hi)
+        margin = 0.1 * (hi - lo)
+        if min(hi - t_try, t_try - lo) < margin:  # too close to an end: step back from it after one warning
+            if stuck or t_try >= hi or t_try <= lo:
+                t_try = hi - margin if abs(t_try - hi) < abs(t_try - lo) else lo + margin
+                stuck = False
+            else:
+                stuck = True
+        else:
+            stuck = False
+        trial = (t_try, *evaluate(t_try))
+        tries += 1
+        high = 1 - low
+        if not sufficient(t_try, trial[1]) or trial[1] >= bracket[low][1]:
+            bracket[high] = trial
+            low = 0 if bracket[0][1] <= bracket[1][1] else 1
+            continue
+        if flat_enough(trial[3]):
+            bracket[low] = trial
+            break
+        if trial[3] * (bracket[high][0] - bracket[low][0]) >= 0:
+            bracket[high] = bracket[low]
+        bracket[low] = trial
+    t_best, f_best, g_best, _ = bracket[low]
+    return f_best, g_best, t_best
