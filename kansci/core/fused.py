@@ -14,13 +14,16 @@ operations and applies the same formulas.
 
 from __future__ import annotations
 
+import warnings
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
 from kansci.core.basis import BasisTable, _evaluate, _LocalBases, scatter_dense
 
-__all__ = ["dense_layer", "design_matrix", "sparse_layer"]
+__all__ = ["SparseDesign", "dense_layer", "design_matrix", "kept_layer", "sparse_design", "sparse_layer"]
 
 
 def dense_layer(x: Tensor, weight: Tensor, table: BasisTable, design: Tensor | None = None) -> Tensor:
@@ -165,3 +168,55 @@ class _SparseLayer(torch.autograd.Function):
             through = torch.bmm(picked, grad.unsqueeze(-1)).view(batch, n_in, -1)
             grad_x = (through * slope).sum(-1) + (grad @ base_weight.t()) * _silu_slope(x, sig)
         return grad_x, grad_spline, grad_base, None
+
+
+class SparseDesign(NamedTuple):
+    """``[B(x) | SiLU(x)]`` of fixed inputs as sparse CSR matrices: the design and its transpose.
+
+    Each (point, input) holds k + 2 non-zeros (its k + 1 local bases and the
+    SiLU value) among G + k + 1 columns, so for fine grids this is a small
+    fraction of the dense design.
+    """
+
+    matrix: Tensor
+    transposed: Tensor
+
+    @property
+    def nnz(self) -> int:
+        return int(self.matrix.values().numel())
+
+
+def sparse_design(x: Tensor, table: BasisTable) -> SparseDesign:
+    """The design matrix of ``x`` (columns ordered as in :func:`dense_layer`'s weight) in CSR form."""
+    batch, n_in = x.shape
+    nb = table.n_basis
+    values, idx, _ = _local_values(x, table, False, table.local_index)
+    start = torch.arange(n_in, device=x.device).mul_(nb + 1).view(1, n_in, 1)
+    cols = torch.cat([idx.view(batch, n_in, -1) + start, (start + nb).expand(batch, n_in, 1)], dim=-1)
+    vals = torch.cat([values, F.silu(x).unsqueeze(-1)], dim=-1)
+    per_row = n_in * (table.k + 2)
+    crow = torch.arange(0, batch * per_row + 1, per_row, device=x.device)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        matrix = torch.sparse_csr_tensor(
+            crow, cols.reshape(-1), vals.reshape(-1), (batch, n_in * (nb + 1)), check_invariants=False
+        )
+        return SparseDesign(matrix, matrix.t().to_sparse_csr())
+
+
+def kept_layer(weight: Tensor, design: SparseDesign) -> Tensor:
+    """``design @ weight`` for a design kept by :func:`sparse_design`; differentiable in ``weight``."""
+    return _KeptLayer.apply(weight, design)
+
+
+class _KeptLayer(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight: Tensor, design: SparseDesign) -> Tensor:  # type: ignore[override]
+        ctx.design = design
+        return design.matrix @ weight
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        if torch.is_grad_enabled():  # linear in grad: keep it differentiable for a double backward
+            return _KeptLayer.apply(grad, SparseDesign(ctx.design.transposed, ctx.design.matrix)), None
+        return ctx.design.transposed @ grad, None

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from kansci.core.basis import BasisTable, extend_grid, local_basis, scatter_dense
-from kansci.core.fused import dense_layer, design_matrix, sparse_layer
+from kansci.core.fused import SparseDesign, dense_layer, design_matrix, kept_layer, sparse_design, sparse_layer
 from kansci.core.grid import adaptive_grid, fit_coefficients, subdivide_grid, uniform_grid
 from kansci.core.symbolic_edges import SymbolicEdges
 
@@ -23,8 +23,10 @@ BasisMode = Literal["auto", "dense", "sparse"]
 SPARSE_FROM_BASES = 40
 
 
-# the input layer keeps the design matrix of fixed data (see _input_design) up to this many entries
+# the input layer keeps the design matrix of fixed data (see _input_design): dense up to this many entries,
+# else (and always on the sparse path) in CSR form up to this many non-zeros
 DESIGN_CACHE_SIZE = 1 << 22
+SPARSE_DESIGN_CACHE_SIZE = 1 << 22
 
 
 # per-edge terms (combine_edges) gather the k+1 touched coefficients from this many bases on; a dense
@@ -138,20 +140,32 @@ class KANLayer(nn.Module):
         values, row = local_basis(x, table, derivative)
         return scatter_dense(values, row, table)
 
-    def _input_design(self, x: Tensor, table: BasisTable) -> Tensor:
+    def _input_design(self, x: Tensor, table: BasisTable) -> Tensor | SparseDesign | None:
         """``[B(x) | SiLU(x)]`` of an input that needs no gradient, kept while the same tensor comes back.
 
         A full-batch fit feeds the input layer the same data at every step
         (and evaluates it on the test data between steps: two entries are
         kept). The key is the tensor itself (held weakly), its version counter
-        (any in-place change) and the table (any grid change).
+        (any in-place change) and the table (any grid change). Dense when that
+        is small and the layer is on the dense path, else in CSR form; None
+        (nothing kept) when even that would be too large.
         """
-        for ref, version, key, design in self._designs:
+        seen = False
+        for i, (ref, version, key, design) in enumerate(self._designs):
             if ref() is x and version == x._version and key is table:
-                return design
-        (design,) = design_matrix(x, table)
-        if design.numel() <= DESIGN_CACHE_SIZE:
-            self._designs = [(weakref.ref(x), x._version, table, design), *self._designs[:1]]
+                if design is not None:
+                    return design
+                seen = True
+                del self._designs[i]
+                break
+        batch, n_in = x.shape
+        if not self.use_sparse() and batch * n_in * (self.n_basis + 1) <= DESIGN_CACHE_SIZE:
+            (design,) = design_matrix(x, table)  # needed now anyway
+        elif batch * n_in * (self.k + 2) > SPARSE_DESIGN_CACHE_SIZE:
+            return None
+        else:  # built only when the tensor comes back: a fresh minibatch every step would not repay it
+            design = sparse_design(x, table) if seen else None
+        self._designs = [(weakref.ref(x), x._version, table, design), *self._designs[:1]]
         return design
 
     def __getstate__(self) -> dict:
@@ -192,10 +206,12 @@ class KANLayer(nn.Module):
         Tensor, shape (batch, out_features)
         """
         table = self.table()
-        if self.use_sparse():
+        design = None if x.requires_grad else self._input_design(x, table)
+        if isinstance(design, SparseDesign):
+            out = kept_layer(self._stacked(*self.weights()), design)
+        elif self.use_sparse():
             out = sparse_layer(x, *self.weights(), table)
         else:
-            design = None if x.requires_grad else self._input_design(x, table)
             out = dense_layer(x, self._stacked(*self.weights()), table, design)
         if len(self.symbolic):
             out = out + self.symbolic.summed(self.symbolic.terms(x, self.mask)[0])

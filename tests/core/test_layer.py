@@ -102,6 +102,55 @@ def test_second_derivative_in_x_differentiates_in_the_parameters(mode):
     assert torch.autograd.gradgradcheck(fn, (x, coef))
 
 
+@pytest.mark.parametrize("case", ["sparse path", "dense path, design too large"])
+def test_kept_sparse_design_matches_the_computed_layer_and_its_weight_gradient(case, monkeypatch):
+    from kansci.core import layer as layer_module
+    from kansci.core.fused import SparseDesign
+
+    if case == "sparse path":
+        layer = _layer("sparse", grid=50, n_in=3, n_out=2)
+    else:
+        layer = _layer("dense", grid=6, n_in=3, n_out=2)
+        monkeypatch.setattr(layer_module, "DESIGN_CACHE_SIZE", 100)
+    x = float64(300, 3, seed=7, lo=-1.2, hi=1.2)  # a few points outside the grid too
+
+    def out_and_grads(inp):
+        layer.zero_grad()
+        out = layer(inp)
+        (out * torch.linspace(-1, 1, 2, dtype=torch.float64)).square().sum().backward()
+        return out.detach(), [p.grad.clone() for p in (layer.coef, layer.scale_base, layer.scale_spline)]
+
+    reference = out_and_grads(x.clone().requires_grad_())  # needs a gradient: computed, never kept
+    first = out_and_grads(x)
+    assert layer._designs[0][3] is None  # seen once: nothing built yet
+    kept = out_and_grads(x)
+    assert isinstance(layer._designs[0][3], SparseDesign)
+    for got in (first, kept):
+        torch.testing.assert_close(got[0], reference[0], rtol=1e-12, atol=1e-13)
+        for g, r in zip(got[1], reference[1]):
+            torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-13)
+    with torch.no_grad():
+        x.mul_(0.5)  # same tensor, new values
+    torch.testing.assert_close(layer(x), layer(x.clone().requires_grad_()).detach(), rtol=1e-12, atol=1e-13)
+    layer.update_grid_(x)
+    layer(x)
+    torch.testing.assert_close(layer(x), layer(x.clone().requires_grad_()).detach(), rtol=1e-12, atol=1e-13)
+
+
+def test_kept_sparse_design_gradcheck_in_the_parameters():
+    layer = _layer("sparse", grid=45, n_in=2, n_out=2)
+    x = float64(40, 2, seed=8, lo=-1.1, hi=1.1)
+    names = ("coef", "scale_base", "scale_spline")
+    params = tuple(getattr(layer, n).detach().clone().requires_grad_() for n in names)
+
+    def fn(*values):
+        return torch.func.functional_call(layer, dict(zip(names, values)), (x,))
+
+    fn(*params)  # the second sighting builds the kept design
+    assert torch.autograd.gradcheck(fn, params)
+    assert torch.autograd.gradgradcheck(fn, params)
+
+
 def test_kept_design_follows_in_place_edits_of_the_input_and_grid_updates():
     layer = _layer("dense", grid=6)
     x = float64(200, 3, seed=6, lo=-1.0, hi=1.0)
