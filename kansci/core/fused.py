@@ -23,7 +23,59 @@ from torch.nn import functional as F
 
 from kansci.core.basis import BasisTable, _evaluate, _LocalBases, scatter_dense
 
-__all__ = ["SparseDesign", "dense_layer", "design_matrix", "kept_layer", "sparse_design", "sparse_layer"]
+__all__ = [
+    "SparseDesign",
+    "dense_layer",
+    "design_matrix",
+    "edge_weights",
+    "kept_layer",
+    "sparse_design",
+    "sparse_layer",
+]
+
+
+def edge_weights(
+    coef: Tensor, scale_spline: Tensor, scale_base: Tensor, mask: Tensor, stacked: bool = True
+) -> tuple[Tensor, ...]:
+    """The effective weights of a layer's edges, as one autograd node.
+
+    Spline rows ``coef[i, j] * scale_spline[i] * mask[i]`` and base rows
+    ``scale_base[i] * mask[i]``. With ``stacked``, one matrix of shape
+    (in * (G + k + 1), out): per input its G + k spline rows, then its base
+    row (the weight of :func:`dense_layer`). Otherwise the spline matrix
+    (in * (G + k), out) and the base matrix (in, out) (those of :func:`sparse_layer`).
+    """
+    return _EdgeWeights.apply(coef, scale_spline, scale_base, mask, stacked)
+
+
+class _EdgeWeights(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, coef, scale_spline, scale_base, mask, stacked):  # type: ignore[override]
+        n_in, nb, n_out = coef.shape
+        ctx.stacked = stacked
+        spline_scale = scale_spline * mask
+        ctx.save_for_backward(coef, scale_spline, mask)  # products are redone in backward: a double backward needs them
+        base = scale_base * mask
+        if not stacked:
+            return (coef * spline_scale.unsqueeze(1)).view(n_in * nb, n_out), base
+        weight = coef.new_empty(n_in, nb + 1, n_out)
+        torch.mul(coef, spline_scale.unsqueeze(1), out=weight[:, :nb])
+        weight[:, nb] = base
+        return weight.view(-1, n_out)
+
+    @staticmethod
+    def backward(ctx, *grads):  # type: ignore[override]
+        coef, scale_spline, mask = ctx.saved_tensors
+        n_in, nb, n_out = coef.shape
+        if ctx.stacked:
+            grad = grads[0].view(n_in, nb + 1, n_out)
+            grad_spline, grad_base = grad[:, :nb], grad[:, nb]
+        else:
+            grad_spline, grad_base = grads[0].view(n_in, nb, n_out), grads[1]
+        grad_coef = grad_spline * (scale_spline * mask).unsqueeze(1) if ctx.needs_input_grad[0] else None
+        grad_scale = (grad_spline * coef).sum(1) * mask if ctx.needs_input_grad[1] else None
+        grad_base = grad_base * mask if ctx.needs_input_grad[2] else None
+        return grad_coef, grad_scale, grad_base, None, None
 
 
 def dense_layer(x: Tensor, weight: Tensor, table: BasisTable, design: Tensor | None = None) -> Tensor:

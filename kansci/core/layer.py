@@ -11,7 +11,15 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from kansci.core.basis import BasisTable, extend_grid, local_basis, scatter_dense
-from kansci.core.fused import SparseDesign, dense_layer, design_matrix, kept_layer, sparse_design, sparse_layer
+from kansci.core.fused import (
+    SparseDesign,
+    dense_layer,
+    design_matrix,
+    edge_weights,
+    kept_layer,
+    sparse_design,
+    sparse_layer,
+)
 from kansci.core.grid import adaptive_grid, fit_coefficients, subdivide_grid, uniform_grid
 from kansci.core.symbolic_edges import SymbolicEdges
 
@@ -178,8 +186,11 @@ class KANLayer(nn.Module):
         return self.basis_mode == "sparse"
 
     # ---------------------------------------------------------------- forward
-    def weights(self) -> tuple[Tensor, Tensor]:
+    def weights(self, stacked: bool = False) -> tuple[Tensor, ...]:
         """Effective weights of the spline and base parts.
+
+        With ``stacked``, one matrix (in_features * (G + k + 1), out_features)
+        instead: per input its spline rows, then its base row.
 
         Returns
         -------
@@ -191,8 +202,8 @@ class KANLayer(nn.Module):
         Symbolic edges are masked off here; :attr:`symbolic` adds them.
         """
         mask = self.symbolic.numeric_mask(self.mask)
-        spline = self.coef * (self.scale_spline * mask).unsqueeze(1)
-        return spline.reshape(-1, self.out_features), self.scale_base * mask
+        out = edge_weights(self.coef, self.scale_spline, self.scale_base, mask, stacked)
+        return (out,) if stacked else out
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the layer.
@@ -208,11 +219,11 @@ class KANLayer(nn.Module):
         table = self.table()
         design = None if x.requires_grad else self._input_design(x, table)
         if isinstance(design, SparseDesign):
-            out = kept_layer(self._stacked(*self.weights()), design)
+            out = kept_layer(*self.weights(stacked=True), design)
         elif self.use_sparse():
             out = sparse_layer(x, *self.weights(), table)
         else:
-            out = dense_layer(x, self._stacked(*self.weights()), table, design)
+            out = dense_layer(x, *self.weights(stacked=True), table, design)
         if len(self.symbolic):
             out = out + self.symbolic.summed(self.symbolic.terms(x, self.mask)[0])
         return out
