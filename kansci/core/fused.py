@@ -29,6 +29,7 @@ __all__ = [
     "design_matrix",
     "edge_weights",
     "kept_layer",
+    "silu_derivatives",
     "sparse_design",
     "sparse_layer",
 ]
@@ -125,6 +126,12 @@ def _local_values(x: Tensor, table: BasisTable, slope: bool, index: Tensor) -> t
     derivs = _evaluate(x, consts, table.k, (0, 1) if slope else (0,))
     del consts  # the largest transient (2 + (k+1)^2 numbers per input): gone before the caller allocates
     return (*derivs, index.index_select(0, flat_row), row)
+
+
+def silu_derivatives(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """SiLU(x) and its first two derivatives."""
+    s = torch.sigmoid(x)
+    return x * s, _silu_slope(x, s), s * (1 - s) * (2 + x * (1 - 2 * s))
 
 
 def _silu_slope(x: Tensor, sig: Tensor) -> Tensor:

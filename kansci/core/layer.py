@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from kansci.core.basis import BasisTable, extend_grid, local_basis, scatter_dense
+from kansci.core.basis import BasisTable, extend_grid, local_bases, local_basis, scatter_dense
 from kansci.core.fused import (
     SparseDesign,
     dense_layer,
     design_matrix,
     edge_weights,
     kept_layer,
+    silu_derivatives,
     sparse_design,
     sparse_layer,
 )
@@ -152,29 +154,55 @@ class KANLayer(nn.Module):
         """``[B(x) | SiLU(x)]`` of an input that needs no gradient, kept while the same tensor comes back.
 
         A full-batch fit feeds the input layer the same data at every step
-        (and evaluates it on the test data between steps: two entries are
-        kept). The key is the tensor itself (held weakly), its version counter
-        (any in-place change) and the table (any grid change). Dense when that
-        is small and the layer is on the dense path, else in CSR form; None
-        (nothing kept) when even that would be too large.
+        (and evaluates it on the test data between steps). Dense when that is
+        small and the layer is on the dense path, else in CSR form; None
+        (nothing kept) when even that would be too large. See :meth:`_kept`.
+        """
+        batch, n_in = x.shape
+        if not self.use_sparse() and batch * n_in * (self.n_basis + 1) <= DESIGN_CACHE_SIZE:
+            return self._kept(x, table, "dense", lambda: design_matrix(x, table)[0], at_once=True)
+        if batch * n_in * (self.k + 2) > SPARSE_DESIGN_CACHE_SIZE:
+            return None
+        return self._kept(x, table, "csr", lambda: sparse_design(x, table))
+
+    def input_jet_designs(self, x: Tensor) -> tuple[Tensor, ...] | None:
+        """Dense designs of derivative orders 0, 1, 2 of an input needing no gradient, kept like the design.
+
+        Each (batch, in_features, G + k + 1): the bases' derivative, then
+        SiLU's, per input. The exact PDE derivatives of the input layer at
+        fixed collocation points are then three matrix products. None when
+        they would be too large.
+        """
+        batch, n_in = x.shape
+        if x.requires_grad or 3 * batch * n_in * (self.n_basis + 1) > DESIGN_CACHE_SIZE:
+            return None
+        table = self.table()
+
+        def build() -> tuple[Tensor, ...]:
+            values, row = local_bases(x, table, (0, 1, 2))
+            return tuple(scatter_dense(v, row, table, extra=s) for v, s in zip(values, silu_derivatives(x)))
+
+        return self._kept(x, table, "jet", build)
+
+    def _kept(self, x: Tensor, table: BasisTable, kind: str, build: Callable[[], Any], at_once: bool = False) -> Any:
+        """``build()`` for input x, kept while the same tensor comes back (up to three entries).
+
+        The key is the tensor itself (held weakly), its version counter (any
+        in-place change), the table (any grid change) and ``kind``. Unless
+        ``at_once``, it is built on the second sighting only: a fresh
+        minibatch every step would not repay the building.
         """
         seen = False
-        for i, (ref, version, key, design) in enumerate(self._designs):
-            if ref() is x and version == x._version and key is table:
-                if design is not None:
-                    return design
+        for i, (ref, version, key, k, value) in enumerate(self._designs):
+            if ref() is x and version == x._version and key is table and k == kind:
+                if value is not None:
+                    return value
                 seen = True
                 del self._designs[i]
                 break
-        batch, n_in = x.shape
-        if not self.use_sparse() and batch * n_in * (self.n_basis + 1) <= DESIGN_CACHE_SIZE:
-            (design,) = design_matrix(x, table)  # needed now anyway
-        elif batch * n_in * (self.k + 2) > SPARSE_DESIGN_CACHE_SIZE:
-            return None
-        else:  # built only when the tensor comes back: a fresh minibatch every step would not repay it
-            design = sparse_design(x, table) if seen else None
-        self._designs = [(weakref.ref(x), x._version, table, design), *self._designs[:1]]
-        return design
+        value = build() if seen or at_once else None
+        self._designs = [(weakref.ref(x), x._version, table, kind, value), *self._designs[:2]]
+        return value
 
     def __getstate__(self) -> dict:
         """Pickling and deepcopy leave the kept designs behind (they hold a weak reference to the data)."""

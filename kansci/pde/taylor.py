@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from kansci.core.basis import local_bases
+from kansci.core.fused import silu_derivatives
 from kansci.core.layer import KANLayer
 from kansci.core.model import KAN
 
@@ -52,22 +53,22 @@ class Jet:
         return second.sum(dim=1)
 
 
-def _silu_derivatives(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    s = torch.sigmoid(x)
-    first = s * (1 + x * (1 - s))
-    second = s * (1 - s) * (2 + x * (1 - 2 * s))
-    return x * s, first, second
-
-
 def _layer_jet(layer: KANLayer, x: Tensor, g: Tensor | None, h: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
     """Value and derivatives after ``layer``; ``g is None`` marks the input layer (dx/dz = I, d2x/dz2 = 0)."""
-    spline_w, base_w = layer.weights()
-    (b0, b1, b2), row = local_bases(x, layer.table(), (0, 1, 2))
-    s0, s1, s2 = _silu_derivatives(x)
-    value = layer.combine(b0, row, s0, spline_w, base_w)
-    # phi'_io(x_i) and phi''_io(x_i) of every edge, (batch, in, out)
-    e1 = layer.combine_edges(b1, row, s1, spline_w, base_w)
-    e2 = layer.combine_edges(b2, row, s2, spline_w, base_w)
+    kept = layer.input_jet_designs(x) if g is None else None
+    if kept is not None:  # fixed collocation points: three products with the kept designs
+        (weight,) = layer.weights(stacked=True)
+        per_input = weight.view(layer.in_features, -1, layer.out_features)
+        value = kept[0].view(x.shape[0], -1) @ weight
+        # phi'_io(x_i) and phi''_io(x_i) of every edge, (batch, in, out)
+        e1, e2 = (torch.bmm(d.transpose(0, 1), per_input).transpose(0, 1) for d in kept[1:])
+    else:
+        spline_w, base_w = layer.weights()
+        (b0, b1, b2), row = local_bases(x, layer.table(), (0, 1, 2))
+        s0, s1, s2 = silu_derivatives(x)
+        value = layer.combine(b0, row, s0, spline_w, base_w)
+        e1 = layer.combine_edges(b1, row, s1, spline_w, base_w)
+        e2 = layer.combine_edges(b2, row, s2, spline_w, base_w)
     edges = layer.symbolic
     if len(edges):  # fixed symbolic edges: c*f(a*x+b)+d with f', f'' of the elementwise function
         v, d1, d2 = edges.terms(x, layer.mask, derivatives=2)

@@ -122,9 +122,9 @@ def test_kept_sparse_design_matches_the_computed_layer_and_its_weight_gradient(c
 
     reference = out_and_grads(x.clone().requires_grad_())  # needs a gradient: computed, never kept
     first = out_and_grads(x)
-    assert layer._designs[0][3] is None  # seen once: nothing built yet
+    assert layer._designs[0][4] is None  # seen once: nothing built yet
     kept = out_and_grads(x)
-    assert isinstance(layer._designs[0][3], SparseDesign)
+    assert isinstance(layer._designs[0][4], SparseDesign)
     for got in (first, kept):
         torch.testing.assert_close(got[0], reference[0], rtol=1e-12, atol=1e-13)
         for g, r in zip(got[1], reference[1]):

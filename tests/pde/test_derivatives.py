@@ -41,6 +41,28 @@ def test_jet_matches_autograd_to_1e10(grid, mode):
     _assert_jet_matches_autograd(model, x)
 
 
+@pytest.mark.parametrize(("grid", "mode"), [(5, "dense"), (60, "sparse")])
+def test_jet_at_fixed_points_from_kept_designs_matches_the_computed_jet(grid, mode):
+    # fixed collocation points (no gradient needed): the input layer's designs are kept from the 2nd call
+    model = KAN([2, 4, 1], grid=grid, seed=4, dtype=torch.float64, basis_mode=mode)
+    model.update_grid_(float64(300, 2, lo=-0.8, hi=0.9))
+    model.layers[0].symbolic.set(1, 2, "sin", (2.0, 0.1, 0.5, 0.2))
+    x = float64(60, 2, seed=9, lo=-1.1, hi=1.1)
+
+    def laplacian_and_grads(inp):
+        model.zero_grad()
+        j = jet(model, inp)
+        j.laplacian().square().sum().backward()
+        return [j.value, j.grad, j.second], [p.grad.clone() for p in model.parameters() if p.numel()]
+
+    reference = laplacian_and_grads(x.clone().requires_grad_())  # never kept
+    for _ in range(3):  # computed, then kept, then reused
+        got = laplacian_and_grads(x)
+        for a, b in zip(got[0] + got[1], reference[0] + reference[1]):
+            torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-11, atol=1e-11)
+    assert any(kind == "jet" and value is not None for *_, kind, value in model.layers[0]._designs)
+
+
 def test_jet_is_differentiable_in_the_parameters():
     model = KAN([2, 3, 1], grid=5, seed=1, dtype=torch.float64)
     wrapped = _JetLaplacian(model)
