@@ -168,8 +168,9 @@ class KANLayer(nn.Module):
     def input_jet_designs(self, x: Tensor) -> tuple[Tensor, ...] | None:
         """Dense designs of derivative orders 0, 1, 2 of an input needing no gradient, kept like the design.
 
-        Each (batch, in_features, G + k + 1): the bases' derivative, then
-        SiLU's, per input. The exact PDE derivatives of the input layer at
+        Order 0 shaped (batch, in_features, G + k + 1), orders 1 and 2
+        (in_features, batch, G + k + 1), ready for a batched product per
+        input: the bases' derivative, then SiLU's. The exact PDE derivatives of the input layer at
         fixed collocation points are then three matrix products. None when
         they would be too large.
         """
@@ -180,7 +181,8 @@ class KANLayer(nn.Module):
 
         def build() -> tuple[Tensor, ...]:
             values, row = local_bases(x, table, (0, 1, 2))
-            return tuple(scatter_dense(v, row, table, extra=s) for v, s in zip(values, silu_derivatives(x)))
+            d0, d1, d2 = (scatter_dense(v, row, table, extra=s) for v, s in zip(values, silu_derivatives(x)))
+            return d0, d1.transpose(0, 1).contiguous(), d2.transpose(0, 1).contiguous()
 
         return self._kept(x, table, "jet", build)
 

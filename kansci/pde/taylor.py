@@ -61,7 +61,7 @@ def _layer_jet(layer: KANLayer, x: Tensor, g: Tensor | None, h: Tensor | None) -
         per_input = weight.view(layer.in_features, -1, layer.out_features)
         value = kept[0].view(x.shape[0], -1) @ weight
         # phi'_io(x_i) and phi''_io(x_i) of every edge, (batch, in, out)
-        e1, e2 = (torch.bmm(d.transpose(0, 1), per_input).transpose(0, 1) for d in kept[1:])
+        e1, e2 = (torch.bmm(d, per_input).transpose(0, 1) for d in kept[1:])
     else:
         spline_w, base_w = layer.weights()
         (b0, b1, b2), row = local_bases(x, layer.table(), (0, 1, 2))
