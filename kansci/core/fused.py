@@ -55,7 +55,7 @@ class _EdgeWeights(torch.autograd.Function):
         n_in, nb, n_out = coef.shape
         ctx.stacked = stacked
         spline_scale = scale_spline * mask
-        ctx.save_for_backward(coef, scale_spline, mask)  # products are redone in backward: a double backward needs them
+        ctx.save_for_backward(coef, scale_spline, mask)  # backward redoes the products: a double backward needs them
         base = scale_base * mask
         if not stacked:
             return (coef * spline_scale.unsqueeze(1)).view(n_in * nb, n_out), base
@@ -239,10 +239,6 @@ class SparseDesign(NamedTuple):
 
     matrix: Tensor
     transposed: Tensor
-
-    @property
-    def nnz(self) -> int:
-        return int(self.matrix.values().numel())
 
 
 def sparse_design(x: Tensor, table: BasisTable) -> SparseDesign:
