@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from kansci.core.basis import local_basis
+from kansci.core.fused import SparseDesign
 from kansci.core.grid import fit_coefficients
 from kansci.core.layer import KANLayer
 from tests.conftest import float64
@@ -75,9 +76,10 @@ def test_second_derivative_through_layer(mode):
     assert torch.autograd.gradgradcheck(lambda t: layer(t), (x,))
 
 
-def test_gradcheck_parameters_with_a_fixed_input_and_its_kept_design():
-    # an input that needs no gradient takes the kept design matrix from the second call on
-    layer = _layer("dense", grid=4, n_in=2, n_out=2)
+@pytest.mark.parametrize(("mode", "grid", "kind"), [("dense", 4, torch.Tensor), ("sparse", 45, SparseDesign)])
+def test_gradcheck_parameters_with_a_fixed_input_and_its_kept_design(mode, grid, kind):
+    # an input that needs no gradient takes the kept design (dense, or CSR on the sparse path) from then on
+    layer = _layer(mode, grid=grid, n_in=2, n_out=2)
     x = float64(16, 2, seed=4, lo=-1.3, hi=1.3)
     names = ("coef", "scale_base", "scale_spline")
     params = tuple(getattr(layer, n).detach().clone().requires_grad_() for n in names)
@@ -85,8 +87,10 @@ def test_gradcheck_parameters_with_a_fixed_input_and_its_kept_design():
     def fn(*values):
         return torch.func.functional_call(layer, dict(zip(names, values)), (x,))
 
+    fn(*params)  # a CSR design is built on the second sighting
     assert torch.autograd.gradcheck(fn, params)
-    assert len(layer._designs) == 1
+    assert torch.autograd.gradgradcheck(fn, params)
+    assert len(layer._designs) == 1 and isinstance(layer._designs[0][4], kind)
 
 
 @pytest.mark.parametrize("mode", ["dense", "sparse"])
@@ -105,7 +109,6 @@ def test_second_derivative_in_x_differentiates_in_the_parameters(mode):
 @pytest.mark.parametrize("case", ["sparse path", "dense path, design too large"])
 def test_kept_sparse_design_matches_the_computed_layer_and_its_weight_gradient(case, monkeypatch):
     from kansci.core import layer as layer_module
-    from kansci.core.fused import SparseDesign
 
     if case == "sparse path":
         layer = _layer("sparse", grid=50, n_in=3, n_out=2)
@@ -135,20 +138,6 @@ def test_kept_sparse_design_matches_the_computed_layer_and_its_weight_gradient(c
     layer.update_grid_(x)
     layer(x)
     torch.testing.assert_close(layer(x), layer(x.clone().requires_grad_()).detach(), rtol=1e-12, atol=1e-13)
-
-
-def test_kept_sparse_design_gradcheck_in_the_parameters():
-    layer = _layer("sparse", grid=45, n_in=2, n_out=2)
-    x = float64(40, 2, seed=8, lo=-1.1, hi=1.1)
-    names = ("coef", "scale_base", "scale_spline")
-    params = tuple(getattr(layer, n).detach().clone().requires_grad_() for n in names)
-
-    def fn(*values):
-        return torch.func.functional_call(layer, dict(zip(names, values)), (x,))
-
-    fn(*params)  # the second sighting builds the kept design
-    assert torch.autograd.gradcheck(fn, params)
-    assert torch.autograd.gradgradcheck(fn, params)
 
 
 def test_kept_design_follows_in_place_edits_of_the_input_and_grid_updates():
