@@ -345,9 +345,11 @@ def simplify_boundary(
 
     The expanded expression is a sum of terms ``c_k T_k(x)``. With the ``T_k`` as fixed features, the
     coefficients are refitted by logistic regression of ``labels`` (class 1 where the sum is > 0), and
-    terms are removed one at a time (backward elimination: each round drops the term whose removal
-    costs least) while the error rate stays within ``tolerance`` of the better of the expression as
-    given and all its terms refitted. The constant term always stays: it sets the threshold. When no
+    terms are removed one at a time (backward elimination) while the error rate stays within
+    ``tolerance`` of the better of the expression as given and all its terms refitted. Each round drops
+    the term whose removal costs least: the lowest error rate, ties broken by the lowest logistic loss.
+    Error rates on a few hundred samples tie often, so without that second key the order of the terms
+    would decide. The constant term always stays: it sets the threshold. When no
     term can go and the refit is no better, the expression is returned as given (expanded).
 
     Parameters
@@ -383,12 +385,12 @@ def simplify_boundary(
     if not np.isfinite(columns).all():
         raise ValueError("a term of the expression is not finite on the samples; pass samples inside its domain")
     original_error = float(np.mean((evaluate(expression, variables, x) > 0) != (y > 0.5)))
-    weights, error = _logistic(columns, y)
+    weights, error, _ = _logistic(columns, y)
     baseline = min(original_error, error)
     kept, dropped = list(range(1, columns.shape[1])), []
     while kept:
         rounds = [(_logistic(columns[:, [0] + [k for k in kept if k != j]], y), j) for j in kept]
-        (best_weights, best_error), j = min(rounds, key=lambda r: r[0][1])
+        (best_weights, best_error, _), j = min(rounds, key=lambda r: (r[0][1], r[0][2]))
         if best_error > baseline + tolerance:
             break
         kept.remove(j)
@@ -489,17 +491,21 @@ def _candidate_fits(
 
 
 def _features(expression: sympy.Expr) -> list[sympy.Expr]:
-    """The distinct non-constant terms of the expanded expression, without their numeric coefficients."""
-    features: list[sympy.Expr] = []
+    """The distinct non-constant terms of the expanded expression, without their numeric coefficients.
+
+    In sympy's canonical order, so the result does not depend on the order of the sum's arguments (which
+    follows string hashes, i.e. ``PYTHONHASHSEED``).
+    """
+    features = set()
     for term in sympy.Add.make_args(sympy.expand(expression)):
         _, rest = term.as_coeff_Mul()
-        if rest.free_symbols and rest not in features:
-            features.append(rest)
-    return features
+        if rest.free_symbols:
+            features.add(rest)
+    return sorted(features, key=sympy.default_sort_key)
 
 
-def _logistic(columns: np.ndarray, y: np.ndarray, l2: float = 1e-6) -> tuple[np.ndarray, float]:
-    """Logistic-regression weights of the columns (first: the constant) and their error rate."""
+def _logistic(columns: np.ndarray, y: np.ndarray, l2: float = 1e-6) -> tuple[np.ndarray, float, float]:
+    """Logistic-regression weights of the columns (first: the constant), their error rate and their loss."""
     scale = np.abs(columns).max(axis=0)
     scale[scale == 0] = 1.0
     features = torch.as_tensor(columns / scale)
@@ -514,8 +520,10 @@ def _logistic(columns: np.ndarray, y: np.ndarray, l2: float = 1e-6) -> tuple[np.
         return loss
 
     optimizer.step(closure)
+    with torch.no_grad():
+        loss = float(nn.functional.binary_cross_entropy_with_logits(features @ w, target))
     weights = w.detach().numpy() / scale
-    return weights, float(np.mean((columns @ weights > 0) != (y > 0.5)))
+    return weights, float(np.mean((columns @ weights > 0) != (y > 0.5))), loss
 
 
 def _has_numeric(model: KAN) -> bool:
