@@ -107,7 +107,8 @@ def test_simplify_boundary_breaks_ties_by_loss_not_by_term_order(true_name, copy
     c_values = t_values + rng.normal(0, 0.02, len(t_values))
     labels = (u_values + t_values > 0).astype(float)
     u, t, c = sympy.symbols(f"u {true_name} {copy_name}", real=True)
-    result = simplify_boundary(u + 0.5 * t + 0.5 * c, [u, t, c], np.column_stack([u_values, t_values, c_values]), labels)
+    x = np.column_stack([u_values, t_values, c_values])
+    result = simplify_boundary(u + 0.5 * t + 0.5 * c, [u, t, c], x, labels)
     assert result.dropped == (c,)
     assert result.error == 0.0
     rng = np.random.default_rng(0)
