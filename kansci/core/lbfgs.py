@@ -58,6 +58,9 @@ class LBFGS(torch.optim.Optimizer):
             tolerance_change=tolerance_change, tolerance_ys=tolerance_ys,
         )  # fmt: skip
         super().__init__(params, defaults)
+        self.accepted_loss: float | None = None
+        """The closure's value at the parameters the last :meth:`step` left (the accepted point). The
+        closure's last evaluation may be a rejected line-search trial instead."""
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS supports a single parameter group")
         self._params = self.param_groups[0]["params"]
@@ -86,7 +89,7 @@ class LBFGS(torch.optim.Optimizer):
         s_hist, y_hist = state.setdefault("s", []), state.setdefault("y", [])
         state.pop("rho", None)  # kept by earlier versions; the Gram matrix below holds it
 
-        first_loss = loss = float(closure())
+        first_loss = loss = self.accepted_loss = float(closure())
         grad = self._flat_grad()
         if float(grad.abs().max()) <= tol_grad:
             return torch.tensor(first_loss)
@@ -124,6 +127,7 @@ class LBFGS(torch.optim.Optimizer):
                 lambda t, x0=x0, d=direction: evaluate(x0, t, d), step, loss, grad, slope, d_norm, tol_change
             )
             self._set_params(torch.add(x0, direction, alpha=step))
+            self.accepted_loss = loss
             if float(grad.abs().max()) <= tol_grad or d_norm * abs(step) <= tol_change:
                 break
             if abs(loss - prev_loss) < tol_change:

@@ -278,13 +278,15 @@ def fit(
                 total, reg, parts = objective(xy)
                 total.backward()
                 record.setdefault("first", total.detach())
-                record.update(total=total.detach(), reg=reg.detach(), parts=parts)
+                evaluation = {"total": total.detach(), "reg": reg.detach(), "parts": parts}
+                record.setdefault("evaluations", []).append(evaluation)
                 return total
 
             optimizer.step(closure)
             first = record.get("first")
             if first is not None and bool(torch.isfinite(first)):
                 verified = start_state  # the loss at the step's starting point was finite
+            record.update(_accepted(record.get("evaluations", []), getattr(optimizer, "accepted_loss", None)))
             total = record.get("total")
             if total is None or not bool(torch.isfinite(total)) or not _finite(model):
                 if verified is not None:
@@ -308,6 +310,19 @@ def fit(
     if ckpt_path is not None:
         save_checkpoint(history.step[-1] + 1 if history.step else start)
     return history
+
+
+def _accepted(evaluations: list[dict], accepted_loss: float | None) -> dict:
+    """The closure's record at the parameters the optimizer step left.
+
+    That is the last evaluation for Adam, but for LBFGS the evaluation whose loss the optimizer
+    accepted: its last one may be a rejected line-search trial (even a non-finite one).
+    """
+    if accepted_loss is not None:
+        for evaluation in reversed(evaluations):
+            if float(evaluation["total"]) == accepted_loss:
+                return evaluation
+    return evaluations[-1] if evaluations else {}
 
 
 def _log_step(

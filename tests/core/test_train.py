@@ -139,6 +139,47 @@ def test_divergence_restores_parameters_with_a_finite_loss():
     assert torch.isfinite(model(data.train_input)).all()
 
 
+def _scalar_model() -> torch.nn.Linear:
+    model = torch.nn.Linear(1, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.zero_()
+    return model
+
+
+@pytest.mark.parametrize("target", [0.55, 0.9])
+def test_lbfgs_logs_the_loss_at_the_accepted_point_not_at_the_last_trial(target):
+    # |w - target| has no point meeting the strong-Wolfe curvature condition, so the line search zooms until it
+    # runs out of tries; for these targets its last trial is a rejected one (measured: logged 1.06e-13 and
+    # 1.00e-13 before, against 6.8e-14 and 6.6e-14 at the parameters it left)
+    model = _scalar_model()
+
+    def loss(m):
+        return (m.weight[0, 0] - target).abs()
+
+    history = fit(model, loss, steps=1, opt="lbfgs", lbfgs_iters=1, progress=False)
+    with torch.no_grad():
+        assert history.loss[-1] == float(loss(model))
+    assert history.loss[-1] < 1e-12
+
+
+@pytest.mark.parametrize("wall", [0.2718, 0.3211])
+def test_an_infinite_line_search_trial_does_not_stop_lbfgs(wall):
+    # -w is finite and falling up to a wall, infinite beyond it: the line search brackets the wall and its last
+    # trial lies beyond it. That trial is rejected, so training goes on (it used to stop as "nan_restored" and
+    # throw the step away).
+    model = _scalar_model()
+
+    def loss(m):
+        w = m.weight[0, 0]
+        return -w + torch.where(w > wall, math.inf, 0.0)
+
+    history = fit(model, loss, steps=2, opt="lbfgs", lbfgs_iters=1, progress=False)
+    assert history.status == "completed" and len(history.loss) == 2
+    w = float(model.weight.detach())
+    assert wall - 1e-6 < w <= wall
+    assert history.loss[-1] == -w
+
+
 def test_checkpoint_resume_loses_at_most_n_steps_and_matches_uninterrupted(tmp_path):
     data = _paper_data(200)
     run = {"steps": 12, "batch": 64, "progress": False, "stop_grid_update_step": 8}
