@@ -258,9 +258,10 @@ def _evaluate(x: Tensor, consts: Tensor, k: int, orders: tuple[int, ...]) -> tup
 class _LocalBases(torch.autograd.Function):
     """Derivative orders of the local bases from one lookup; differentiable in x to any order.
 
-    Only x and the row indices are kept for backward (plus, on the training hot
-    path of values alone, the slope computed alongside them); the per-point
-    constants are gathered again when needed.
+    When x needs a gradient, the forward pass also evaluates the next order of
+    each requested one (a few fused multiply-adds on the constants it gathered
+    anyway) and keeps those for the backward pass. A double backward evaluates
+    them again as a differentiable function.
     """
 
     @staticmethod
@@ -269,24 +270,18 @@ class _LocalBases(torch.autograd.Function):
         consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
         if not ctx.needs_input_grad[0]:
             return _evaluate(x, consts, k, orders)
-        if orders == (0,):
-            values, slope = _evaluate(x, consts, k, (0, 1))
-            ctx.save_for_backward(x, table, row, slope)
-            return (values,)
-        ctx.save_for_backward(x, table, row)
-        return _evaluate(x, consts, k, orders)
+        # the next order of each is evaluated now, from the same lookup, for the backward pass
+        higher = tuple(d + 1 for d in orders)
+        wanted = orders + tuple(d for d in higher if d not in orders)
+        derivs = dict(zip(wanted, _evaluate(x, consts, k, wanted)))
+        ctx.save_for_backward(x, table, row, *(derivs[d] for d in higher))
+        return tuple(derivs[d] for d in orders)
 
     @staticmethod
     def backward(ctx, *grads: Tensor):  # type: ignore[override]
-        x, table, row, *slope = ctx.saved_tensors
-        higher = tuple(d + 1 for d in ctx.orders)
+        x, table, row, *derivs = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: keep the derivatives differentiable
-            derivs = _LocalBases.apply(x, table, row, ctx.k, higher)
-        elif slope:
-            derivs = slope
-        else:
-            consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
-            derivs = _evaluate(x, consts, ctx.k, higher)
+            derivs = _LocalBases.apply(x, table, row, ctx.k, tuple(d + 1 for d in ctx.orders))
         grad_x = sum((g * d).sum(-1) for g, d in zip(grads, derivs))
         return grad_x, None, None, None, None
 

@@ -254,9 +254,12 @@ class KAN(nn.Module):
         """A new KAN on a grid of ``grid`` intervals computing the same function.
 
         Grid extension of the paper: every spline is refit by least squares onto
-        the finer grid. With ``x`` the new grids adapt to the samples each layer
-        sees; without, they stay uniform over the current spans. The caller's
-        model is untouched.
+        the finer grid, which subdivides the current one (exact when ``grid`` is
+        a multiple of the current G). With ``x``, an input whose samples reach
+        outside its current grid (a hidden layer's inputs move in training) gets
+        a grid widened to cover them that still holds every old knot, so the
+        function is kept on the samples too (see :meth:`KANLayer.refined`).
+        The caller's model is untouched.
 
         Parameters
         ----------
