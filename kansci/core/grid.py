@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["adaptive_grid", "covering_grid", "fit_coefficients", "subdivide_grid", "uniform_grid"]
+__all__ = ["adaptive_grid", "fit_coefficients", "subdivide_grid", "uniform_grid"]
 
 
 def uniform_grid(lo: Tensor, hi: Tensor, intervals: int) -> Tensor:
@@ -45,54 +45,6 @@ def subdivide_grid(grid: Tensor, intervals: int) -> Tensor:
     left = pos.floor().long().clamp_(max=old - 1)
     frac = pos - left.to(grid.dtype)
     return grid[:, left] + (grid[:, left + 1] - grid[:, left]) * frac
-
-
-def covering_grid(knots: Tensor, k: int, lo: float, hi: float, intervals: int) -> Tensor | None:
-    """Knots of one feature covering ``[lo, hi]`` that keep every old knot there (a nested refinement).
-
-    A spline on the extended knots ``knots`` is a polynomial between consecutive
-    knots (and zero beyond the outermost ones), so it is exactly representable
-    on any grid holding its knots. The covered span is the old grid span,
-    widened knot by knot into the extension (and on by its outer spacing)
-    until it holds ``[lo, hi]``; each of its n old intervals is split into
-    ``intervals / n`` equal parts, rounded down or up so they add to
-    ``intervals`` (a uniform split when n divides it).
-
-    Parameters
-    ----------
-    knots : Tensor, shape (G + 1 + 2k,)
-        The extended knots of the feature; the grid span is the inner G + 1.
-    k : int
-        Spline order (extension knots on each side).
-    lo, hi : float
-        The range the new grid must cover.
-    intervals : int
-
-    Returns
-    -------
-    Tensor, shape (intervals + 1,), or None
-        None when the span holds more than ``intervals`` old intervals (no nested grid exists).
-    """
-    values = knots.tolist()
-    start, stop = k, len(values) - 1 - k
-    while start > 0 and values[start] > lo:
-        start -= 1
-    while stop < len(values) - 1 and values[stop] < hi:
-        stop += 1
-    breaks = values[start : stop + 1]
-    while breaks[0] > lo:  # beyond the outermost knots the spline is zero: any breakpoints keep it
-        breaks.insert(0, breaks[0] - (values[1] - values[0]))
-    while breaks[-1] < hi:
-        breaks.append(breaks[-1] + (values[-1] - values[-2]))
-    n = len(breaks) - 1
-    if n > intervals:
-        return None
-    out = []
-    for i in range(n):
-        parts = (i + 1) * intervals // n - i * intervals // n
-        out.extend(breaks[i] + (breaks[i + 1] - breaks[i]) * j / parts for j in range(parts))
-    out.append(breaks[-1])
-    return torch.tensor(out, dtype=knots.dtype, device=knots.device)
 
 
 def adaptive_grid(x: Tensor, intervals: int, grid_eps: float, min_width: float = 1e-3) -> Tensor:

@@ -257,9 +257,8 @@ class KAN(nn.Module):
         the finer grid, which subdivides the current one (exact when ``grid`` is
         a multiple of the current G). With ``x``, an input whose samples reach
         outside its current grid (a hidden layer's inputs move in training) gets
-        a grid widened to cover them that still holds every old knot, so the
-        function is kept on the samples too (see :meth:`KANLayer.refined`).
-        The caller's model is untouched.
+        a grid adapted to those samples instead, where the refit is close but
+        not exact (see :meth:`KANLayer.refined`). The caller's model is untouched.
 
         Parameters
         ----------

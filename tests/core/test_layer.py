@@ -7,7 +7,7 @@ import torch
 
 from kansci.core.basis import local_basis
 from kansci.core.fused import SparseDesign
-from kansci.core.grid import covering_grid, fit_coefficients
+from kansci.core.grid import fit_coefficients
 from kansci.core.layer import KANLayer
 from tests.conftest import float64
 
@@ -194,29 +194,6 @@ def test_refine_nested_grid_is_exact_and_general_grid_close():
     # non-nested knots: least-squares error of the finer spline, ~3e-5 here
     torch.testing.assert_close(layer.refined(33)(x), layer(x), rtol=0, atol=1e-4)
     assert layer.grid_size == 10  # the original is untouched
-
-
-@pytest.mark.parametrize("lo, hi", [(-1.1, 0.95), (-3.0, 4.0), (-0.5, 0.5)])
-def test_covering_grid_keeps_every_old_knot_it_spans(lo, hi):
-    # knots of G = 4 on [-1, 1] with k = 3: extension knots -2.5 .. -1.5 and 1.5 .. 2.5; (-3, 4) lies beyond them
-    knots = torch.linspace(-2.5, 2.5, 11, dtype=torch.float64)
-    grid = covering_grid(knots, 3, lo, hi, 16)
-    assert grid.shape == (17,) and bool((grid.diff() > 0).all())
-    assert grid[0] <= min(lo, -1.0) and grid[-1] >= max(hi, 1.0)
-    inside = knots[(knots >= grid[0]) & (knots <= grid[-1])]
-    assert all(bool(torch.isclose(grid, t, rtol=0, atol=1e-15).any()) for t in inside)
-    if (lo, hi) == (-1.1, 0.95):  # one extension interval added below: 5 old intervals split into 16 parts
-        assert grid[0] == -1.5 and grid[-1] == 1.0
-    assert covering_grid(knots, 3, -3.0, 4.0, 13) is None  # 14 intervals of 0.5 needed
-
-
-def test_refine_covers_inputs_that_left_the_grid_exactly():
-    layer = _smooth_layer(grid=10)
-    x = float64(300, 2, seed=5) * 1.8  # beyond the [-1, 1] grids, and beyond their extension (to 1.6)
-    for intervals in (20, 23):
-        fine = layer.refined(intervals, x)
-        torch.testing.assert_close(fine(x), layer(x), rtol=0, atol=1e-11)
-        assert bool((fine.grid[:, 0] <= x.min(0).values).all()) and bool((fine.grid[:, -1] >= x.max(0).values).all())
 
 
 @pytest.mark.parametrize(

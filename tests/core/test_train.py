@@ -29,7 +29,7 @@ def test_sparsity_penalty_by_hand():
 
 def test_fit_accuracy_on_paper_function_and_grid_extension_improves_it():
     # the paper's grid schedule on uniform grids (grid_eps=1), seed 0, 1000 points, float64, 200 LBFGS steps
-    # per grid; measured: G=3 1.93e-3, G=5 6.44e-4, G=20 6.83e-5 (earlier versions: 1.73e-3, 4.73e-4, 5.66e-5;
+    # per grid; measured: G=3 1.93e-3, G=5 6.28e-4, G=20 7.75e-5 (earlier versions: 1.73e-3, 4.73e-4, 5.66e-5;
     # the fit is chaotic in round-off; 3->5->10->20: 3.1e-5). With the default
     # sample-adaptive grids (grid_eps=0.02): G=5 8.9e-4, G=20 6.2e-5 after 3->5->10->20; pykan 0.2.8 with
     # G=5 from scratch: 9.8e-4, then G=20 1.1e-4
