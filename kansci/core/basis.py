@@ -247,7 +247,8 @@ def _evaluate(x: Tensor, consts: Tensor, k: int, orders: tuple[int, ...]) -> tup
                 acc = torch.addcmul(scaled[..., p, :], acc, u, value=p / (p + 1) if p else 1.0)
             out.append(acc)
         else:  # sum_{p >= d} p!/(p-d)! P_p u^(p-d) = sum (p-1)!/(p-d)! S_p u^(p-d)
-            acc = scaled[..., k, :] * _falling(k - 1, d - 1)
+            top = _falling(k - 1, d - 1)
+            acc = scaled[..., k, :] if top == 1 else scaled[..., k, :] * top
             for p in range(k - 1, d - 1, -1):
                 factor = _falling(p - 1, d - 1)
                 acc = torch.addcmul(scaled[..., p, :] if factor == 1 else scaled[..., p, :] * factor, acc, u)
