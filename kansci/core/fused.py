@@ -36,7 +36,7 @@ __all__ = [
 
 
 def edge_weights(
-    coef: Tensor, scale_spline: Tensor, scale_base: Tensor, mask: Tensor, stacked: bool = True
+    coef: Tensor, scale_spline: Tensor, scale_base: Tensor, mask: Tensor | None, stacked: bool = True
 ) -> tuple[Tensor, ...]:
     """The effective weights of a layer's edges, as one autograd node.
 
@@ -45,6 +45,7 @@ def edge_weights(
     (in * (G + k + 1), out): per input its G + k spline rows, then its base
     row (the weight of :func:`dense_layer`). Otherwise the spline matrix
     (in * (G + k), out) and the base matrix (in, out) (those of :func:`sparse_layer`).
+    ``mask=None`` stands for a mask of ones (no product with it, forward or backward).
     """
     return _EdgeWeights.apply(coef, scale_spline, scale_base, mask, stacked)
 
@@ -54,11 +55,11 @@ class _EdgeWeights(torch.autograd.Function):
     def forward(ctx, coef, scale_spline, scale_base, mask, stacked):  # type: ignore[override]
         n_in, nb, n_out = coef.shape
         ctx.stacked = stacked
-        spline_scale = scale_spline * mask
+        spline_scale = scale_spline if mask is None else scale_spline * mask
         ctx.save_for_backward(coef, scale_spline, mask)  # backward redoes the products: a double backward needs them
-        base = scale_base * mask
+        base = scale_base if mask is None else scale_base * mask
         if not stacked:
-            return (coef * spline_scale.unsqueeze(1)).view(n_in * nb, n_out), base
+            return (coef * spline_scale.unsqueeze(1)).view(n_in * nb, n_out), base.clone() if mask is None else base
         weight = coef.new_empty(n_in, nb + 1, n_out)
         torch.mul(coef, spline_scale.unsqueeze(1), out=weight[:, :nb])
         weight[:, nb] = base
@@ -73,9 +74,16 @@ class _EdgeWeights(torch.autograd.Function):
             grad_spline, grad_base = grad[:, :nb], grad[:, nb]
         else:
             grad_spline, grad_base = grads[0].view(n_in, nb, n_out), grads[1]
-        grad_coef = grad_spline * (scale_spline * mask).unsqueeze(1) if ctx.needs_input_grad[0] else None
-        grad_scale = (grad_spline * coef).sum(1) * mask if ctx.needs_input_grad[1] else None
-        grad_base = grad_base * mask if ctx.needs_input_grad[2] else None
+        grad_coef = grad_scale = None
+        if ctx.needs_input_grad[0]:
+            grad_coef = grad_spline * (scale_spline if mask is None else scale_spline * mask).unsqueeze(1)
+        if ctx.needs_input_grad[1]:
+            grad_scale = (grad_spline * coef).sum(1)
+            grad_scale = grad_scale if mask is None else grad_scale * mask
+        if not ctx.needs_input_grad[2]:
+            grad_base = None
+        elif mask is not None:
+            grad_base = grad_base * mask
         return grad_coef, grad_scale, grad_base, None, None
 
 

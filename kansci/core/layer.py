@@ -111,6 +111,8 @@ class KANLayer(nn.Module):
         self._table_key: tuple | None = None
         self._table: BasisTable | None = None
         self._designs: list[tuple] = []
+        self._mask_key: tuple | None = None
+        self._mask_full = False
         self.register_buffer("knots", knots)
         self.register_buffer("mask", torch.ones(in_features, out_features, **kw))
         self.symbolic = SymbolicEdges(in_features, out_features, **kw)
@@ -231,9 +233,21 @@ class KANLayer(nn.Module):
 
         Symbolic edges are masked off here; :attr:`symbolic` adds them.
         """
-        mask = self.symbolic.numeric_mask(self.mask)
-        out = edge_weights(self.coef, self.scale_spline, self.scale_base, mask, stacked)
+        out = edge_weights(self.coef, self.scale_spline, self.scale_base, self._weight_mask(), stacked)
         return (out,) if stacked else out
+
+    def _weight_mask(self) -> Tensor | None:
+        """The spline part's mask, or None when it is all ones (then the weights need no product with it).
+
+        Whether the mask is full is remembered per (storage, version) of the mask tensor, so an edit in
+        place (pruning by hand, ``load_state_dict``) is seen without a check at every call.
+        """
+        if len(self.symbolic):
+            return self.symbolic.numeric_mask(self.mask)
+        key = (self.mask.data_ptr(), self.mask._version)
+        if key != getattr(self, "_mask_key", None):  # (a layer pickled by an earlier version has no key)
+            self._mask_key, self._mask_full = key, bool((self.mask == 1).all())
+        return None if self._mask_full else self.mask
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the layer.

@@ -187,6 +187,24 @@ def test_update_grid_on_constant_input_is_finite():
     assert torch.isfinite(layer.coef).all() and torch.isfinite(layer(x)).all()
 
 
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_a_mask_edited_after_a_call_is_seen(mode):
+    # the layer remembers that its mask is all ones (to skip the products with it); an edit in place must end that
+    layer = _layer(mode)
+    x = float64(50, 3, seed=2)
+    layer(x)
+    with torch.no_grad():
+        layer.mask[1, 2] = 0.0
+    out = layer(x)
+    torch.testing.assert_close(out, layer.edge_activations(x).sum(1), rtol=0, atol=1e-12)
+    out.sum().backward()
+    assert float(layer.coef.grad[1, :, 2].abs().sum()) == 0.0 and float(layer.scale_base.grad[1, 2]) == 0.0
+    assert float(layer.coef.grad[1, :, 1].abs().sum()) > 0.0
+    with torch.no_grad():
+        layer.mask.fill_(1.0)
+    torch.testing.assert_close(layer(x), layer.edge_activations(x).sum(1), rtol=0, atol=1e-12)
+
+
 def test_refine_nested_grid_is_exact_and_general_grid_close():
     layer = _smooth_layer(grid=10)
     x = float64(300, 2, seed=5)
