@@ -79,7 +79,8 @@ class _EdgeWeights(torch.autograd.Function):
             grad_coef = grad_spline * (scale_spline if mask is None else scale_spline * mask).unsqueeze(1)
         if ctx.needs_input_grad[1]:
             grad_scale = (grad_spline * coef).sum(1)
-            grad_scale = grad_scale if mask is None else grad_scale * mask
+            if mask is not None:
+                grad_scale = grad_scale * mask
         if not ctx.needs_input_grad[2]:
             grad_base = None
         elif mask is not None:

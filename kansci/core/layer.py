@@ -394,11 +394,11 @@ class KANLayer(nn.Module):
         On a drifted feature the adapted knots are not nested, so the refit is
         close, not exact: KAN [2,5,1] fitted to exp(sin(pi x) + y^2) at G = 10
         (test RMSE 1.2e-4) moved by up to 2e-4 on its training inputs when
-        refined to G = 20. A grid that covers x while keeping every old knot would be exact, but
-        with G fixed it must leave some old intervals unsplit; on the paper's
-        Poisson study (KAN [2,10,1], G 5 -> 40, seeds 0-2) that cost more in the
-        end (relative L2 1.1e-3, 1.4e-3, 3.1e-4) than the refit's error does
-        (5.1e-4, 8.7e-4, 3.6e-4).
+        refined to G = 20. A grid that covers x while keeping every old knot
+        would be exact, but with G fixed it must leave some old intervals
+        unsplit; on the paper's Poisson study (KAN [2,10,1], G 5 -> 40, seeds
+        0-2) that cost more in the end (relative L2 1.1e-3, 1.4e-3, 3.1e-4)
+        than the refit's error does (5.1e-4, 8.7e-4, 3.6e-4).
         """
         if intervals < 1:
             raise ValueError(f"grid must be >= 1 interval, got {intervals}")

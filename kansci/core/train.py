@@ -270,23 +270,20 @@ def fit(
                 history.events.append(f"grid updated at step {step}")
             start_state = state_copy(model)
             xy = draw_batch()
-            record: dict[str, Any] = {}
+            evaluations: list[dict[str, Any]] = []  # one record per closure call, in order
 
-            def closure(optimizer=optimizer, xy=xy, record=record) -> Tensor:
+            def closure(optimizer=optimizer, xy=xy, evaluations=evaluations) -> Tensor:
                 for p in params:  # Optimizer.zero_grad passes through torch.compile's guard: slow per call
                     p.grad = None
                 total, reg, parts = objective(xy)
                 total.backward()
-                record.setdefault("first", total.detach())
-                evaluation = {"total": total.detach(), "reg": reg.detach(), "parts": parts}
-                record.setdefault("evaluations", []).append(evaluation)
+                evaluations.append({"total": total.detach(), "reg": reg.detach(), "parts": parts})
                 return total
 
             optimizer.step(closure)
-            first = record.get("first")
-            if first is not None and bool(torch.isfinite(first)):
+            if evaluations and bool(torch.isfinite(evaluations[0]["total"])):
                 verified = start_state  # the loss at the step's starting point was finite
-            record.update(_accepted(record.get("evaluations", []), getattr(optimizer, "accepted_loss", None)))
+            record = _accepted(evaluations, getattr(optimizer, "accepted_loss", None))
             total = record.get("total")
             if total is None or not bool(torch.isfinite(total)) or not _finite(model):
                 if verified is not None:
