@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -164,6 +165,22 @@ class BasisTable:
     def n_basis(self) -> int:
         return self.knots.shape[1] - self.k - 1
 
+    @cached_property
+    def bounds(self) -> Tensor:
+        """Each row's left knot and reciprocal width, shape (rows, 2)."""
+        return self.consts[:, :2].contiguous()
+
+    @cached_property
+    def power_factors(self) -> Tensor:
+        """1, 1, 1/2, .., 1/k: d (sum_p P_p u^p) / d S_p = u^p times these (see :func:`horner`)."""
+        factors = [1.0] + [1.0 / p for p in range(1, self.k + 1)]
+        return torch.tensor(factors, dtype=self.consts.dtype, device=self.consts.device)
+
+    @cached_property
+    def polynomials(self) -> Tensor:
+        """Each row's local bases as scaled polynomial coefficients, shape (rows, k + 1 powers, k + 1 bases)."""
+        return self.consts[:, 2:].unflatten(-1, (self.k + 1, self.k + 1)).contiguous()
+
     @classmethod
     def build(cls, knots: Tensor, k: int) -> BasisTable:
         """Tabulate an extended grid of shape (in_features, G + 1 + 2k)."""
@@ -205,20 +222,25 @@ class BasisTable:
             uniform=uniform,
         )
 
-    def locate(self, x: Tensor) -> Tensor:
-        """Row of the table for every entry of x, shape (batch, in_features), int64.
+    def locate(self, x: Tensor, features_first: bool = False) -> Tensor:
+        """Row of the table for every entry of x, int64, in x's shape.
 
-        Near a knot, round-off may pick the neighbouring interval; both
-        polynomials agree there, so the values do not depend on it.
+        ``x`` is (batch, in_features), or (in_features, batch) with
+        ``features_first``. Near a knot, round-off may pick the neighbouring
+        interval; both polynomials agree there, so the values do not depend on it.
         """
         n_knots = self.knots.shape[1]
+        per_feature = (lambda t: t[:, None]) if features_first else (lambda t: t)
         if self.uniform is not None:
             first, inv_h = self.uniform
-            pos = torch.floor((x.detach() - first) * inv_h).add_(1.0).clamp_(0.0, float(n_knots))
+            pos = torch.floor((x.detach() - per_feature(first)) * per_feature(inv_h))
+            pos = pos.add_(1.0).clamp_(0.0, float(n_knots))
             c = torch.nan_to_num_(pos, nan=0.0).long()
+        elif features_first:
+            c = torch.searchsorted(self.knots, x.detach().contiguous(), right=True)
         else:
             c = torch.searchsorted(self.knots, x.detach().t().contiguous(), right=True).t()
-        return c + self.row_offset
+        return c + per_feature(self.row_offset)
 
 
 def _falling(p: int, d: int) -> int:
@@ -235,8 +257,18 @@ def _evaluate(x: Tensor, consts: Tensor, k: int, orders: tuple[int, ...]) -> tup
     multiply-adds.
     """
     inv_width = consts[..., 1]
-    u = ((x - consts[..., 0]) * inv_width).unsqueeze(-1)
-    scaled = consts[..., 2:].unflatten(-1, (k + 1, k + 1))  # [..., p, s]
+    u = (x - consts[..., 0]) * inv_width
+    return horner(u, consts[..., 2:].unflatten(-1, (k + 1, k + 1)), inv_width, k, orders)
+
+
+def horner(u: Tensor, scaled: Tensor, inv_width: Tensor, k: int, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
+    """Derivatives in x of polynomials of degree k in u = (x - left) * inv_width, by Horner's rule.
+
+    ``scaled[..., p, :]`` holds ``S_p = p P_p`` (``S_0 = P_0``) of every
+    polynomial (the last axis); ``u`` and ``inv_width`` have the shape of the
+    leading axes. Returns, per order, a tensor shaped like ``scaled[..., 0, :]``.
+    """
+    u = u.unsqueeze(-1)
     out = []
     for d in orders:
         if d > k:

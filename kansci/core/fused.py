@@ -30,6 +30,7 @@ __all__ = [
     "edge_weights",
     "kept_layer",
     "silu_derivatives",
+    "silu_slope",
     "sparse_design",
     "sparse_layer",
 ]
@@ -46,24 +47,62 @@ def edge_weights(
     row (the weight of :func:`dense_layer`). Otherwise the spline matrix
     (in * (G + k), out) and the base matrix (in, out) (those of :func:`sparse_layer`).
     ``mask=None`` stands for a mask of ones (no product with it, forward or backward).
+
+    The layer nodes (:func:`dense_layer`, :func:`sparse_layer`,
+    :func:`~kansci.core.polynomial.polynomial_layer`) take the parameters
+    themselves and do this inside, one autograd node fewer per call.
     """
     return _EdgeWeights.apply(coef, scale_spline, scale_base, mask, stacked)
+
+
+def effective_weights(
+    coef: Tensor, scale_spline: Tensor, scale_base: Tensor, mask: Tensor | None, stacked: bool
+) -> tuple[Tensor, ...]:
+    """What :func:`edge_weights` returns, by plain (differentiable) operations."""
+    n_in, nb, n_out = coef.shape
+    spline = coef * (scale_spline if mask is None else scale_spline * mask).unsqueeze(1)
+    base = scale_base if mask is None else scale_base * mask
+    if stacked:
+        return (torch.cat([spline, base.unsqueeze(1)], dim=1).view(-1, n_out),)
+    return spline.view(n_in * nb, n_out), base
+
+
+def parameter_grads(
+    grad_spline: Tensor | None,
+    grad_base: Tensor | None,
+    coef: Tensor,
+    scale_spline: Tensor,
+    mask: Tensor | None,
+    needs: tuple[bool, bool, bool],
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """Gradients of coef, scale_spline and scale_base from those of the effective weights.
+
+    ``grad_spline`` is shaped like ``coef`` (in, G + k, out), ``grad_base``
+    (in, out); ``needs`` says which of the three are wanted.
+    """
+    grad_coef = grad_scale = None
+    if needs[0]:
+        grad_coef = grad_spline * (scale_spline if mask is None else scale_spline * mask).unsqueeze(1)
+    if needs[1]:
+        grad_scale = (grad_spline * coef).sum(1)
+        if mask is not None:
+            grad_scale = grad_scale * mask
+    if not needs[2]:
+        grad_base = None
+    elif mask is not None:
+        grad_base = grad_base * mask
+    return grad_coef, grad_scale, grad_base
 
 
 class _EdgeWeights(torch.autograd.Function):
     @staticmethod
     def forward(ctx, coef, scale_spline, scale_base, mask, stacked):  # type: ignore[override]
-        n_in, nb, n_out = coef.shape
         ctx.stacked = stacked
-        spline_scale = scale_spline if mask is None else scale_spline * mask
         ctx.save_for_backward(coef, scale_spline, mask)  # backward redoes the products: a double backward needs them
-        base = scale_base if mask is None else scale_base * mask
-        if not stacked:
-            return (coef * spline_scale.unsqueeze(1)).view(n_in * nb, n_out), base.clone() if mask is None else base
-        weight = coef.new_empty(n_in, nb + 1, n_out)
-        torch.mul(coef, spline_scale.unsqueeze(1), out=weight[:, :nb])
-        weight[:, nb] = base
-        return weight.view(-1, n_out)
+        out = effective_weights(coef, scale_spline, scale_base, mask, stacked)
+        if stacked:
+            return out[0]
+        return out if mask is not None else (out[0], out[1].clone())  # never an input itself
 
     @staticmethod
     def backward(ctx, *grads):  # type: ignore[override]
@@ -74,28 +113,29 @@ class _EdgeWeights(torch.autograd.Function):
             grad_spline, grad_base = grad[:, :nb], grad[:, nb]
         else:
             grad_spline, grad_base = grads[0].view(n_in, nb, n_out), grads[1]
-        grad_coef = grad_scale = None
-        if ctx.needs_input_grad[0]:
-            grad_coef = grad_spline * (scale_spline if mask is None else scale_spline * mask).unsqueeze(1)
-        if ctx.needs_input_grad[1]:
-            grad_scale = (grad_spline * coef).sum(1)
-            if mask is not None:
-                grad_scale = grad_scale * mask
-        if not ctx.needs_input_grad[2]:
-            grad_base = None
-        elif mask is not None:
-            grad_base = grad_base * mask
-        return grad_coef, grad_scale, grad_base, None, None
+        needs = ctx.needs_input_grad[:3]
+        return (*parameter_grads(grad_spline, grad_base, coef, scale_spline, mask, needs), None, None)
 
 
-def dense_layer(x: Tensor, weight: Tensor, table: BasisTable, design: Tensor | None = None) -> Tensor:
+def dense_layer(
+    x: Tensor,
+    coef: Tensor,
+    scale_spline: Tensor,
+    scale_base: Tensor,
+    mask: Tensor | None,
+    table: BasisTable,
+    design: Tensor | None = None,
+) -> Tensor:
     """``[B(x) | SiLU(x)] @ weight`` for a batch, as one autograd node.
+
+    ``weight`` is the stacked matrix of :func:`edge_weights`, formed inside
+    from the layer's parameters.
 
     Parameters
     ----------
     x : Tensor, shape (batch, in_features)
-    weight : Tensor, shape (in_features * (G + k + 1), out_features)
-        Per input, G + k spline rows then its base-function row.
+    coef, scale_spline, scale_base, mask : Tensor
+        The layer's parameters and mask (None: all ones), as :func:`edge_weights` takes them.
     table : BasisTable
     design : Tensor, optional
         ``design_matrix(x, table)`` computed before, for an x that needs no
@@ -106,7 +146,7 @@ def dense_layer(x: Tensor, weight: Tensor, table: BasisTable, design: Tensor | N
     -------
     Tensor, shape (batch, out_features)
     """
-    return _DenseLayer.apply(x, weight, table, design)
+    return _DenseLayer.apply(x, coef, scale_spline, scale_base, mask, table, design)
 
 
 def design_matrix(x: Tensor, table: BasisTable, slope: bool = False) -> tuple[Tensor, ...]:
@@ -140,70 +180,84 @@ def _local_values(x: Tensor, table: BasisTable, slope: bool, index: Tensor) -> t
 def silu_derivatives(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """SiLU(x) and its first two derivatives."""
     s = torch.sigmoid(x)
-    return x * s, _silu_slope(x, s), s * (1 - s) * (2 + x * (1 - 2 * s))
+    return x * s, silu_slope(x, s), s * (1 - s) * (2 + x * (1 - 2 * s))
 
 
-def _silu_slope(x: Tensor, sig: Tensor) -> Tensor:
+def silu_slope(x: Tensor, sig: Tensor) -> Tensor:
     """d SiLU / dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
     return sig * (1 + x * (1 - sig))
 
 
 class _DenseLayer(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, table: BasisTable, design: Tensor | None) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x, coef, scale_spline, scale_base, mask, table, design):  # type: ignore[override]
         ctx.table = table
+        (weight,) = effective_weights(coef, scale_spline, scale_base, mask, stacked=True)
+        params = (coef, scale_spline, scale_base, mask)
         if design is not None or not ctx.needs_input_grad[0]:
             dense = design if design is not None else design_matrix(x, table)[0]
-            ctx.save_for_backward(x, weight, dense)
+            ctx.save_for_backward(x, *params, weight, dense)
         else:
             dense, *rest = design_matrix(x, table, slope=True)
-            ctx.save_for_backward(x, weight, dense, *rest)
+            ctx.save_for_backward(x, *params, weight, dense, *rest)
         return dense.view(x.shape[0], -1) @ weight
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        x, weight, dense, *rest = ctx.saved_tensors
+        x, coef, scale_spline, scale_base, mask, weight, dense, *rest = ctx.saved_tensors
         table: BasisTable = ctx.table
         batch, n_in = x.shape
         nb = table.n_basis
+        needs_x, needs_params = ctx.needs_input_grad[0], ctx.needs_input_grad[1:4]
         grad_x = grad_w = None
-        if torch.is_grad_enabled() and ctx.needs_input_grad[0]:  # double backward: differentiable operations
-            row, idx = rest[0], rest[1]
-            values, slope = _LocalBases.apply(x, table.consts, row, table.k, (0, 1))
-            dense = scatter_dense(values, row, table, extra=F.silu(x))
-            silu_slope = _silu_slope(x, torch.sigmoid(x))
-        elif ctx.needs_input_grad[0]:
+        if torch.is_grad_enabled():  # double backward: differentiable operations
+            (weight,) = effective_weights(coef, scale_spline, scale_base, mask, stacked=True)
+            if needs_x:
+                row, idx = rest[0], rest[1]
+                values, slope = _LocalBases.apply(x, table.consts, row, table.k, (0, 1))
+                dense = scatter_dense(values, row, table, extra=F.silu(x))
+                base_slope = silu_slope(x, torch.sigmoid(x))
+        elif needs_x:
             _, idx, sig, slope = rest
-            silu_slope = _silu_slope(x, sig)
-        if ctx.needs_input_grad[1]:
-            grad_w = dense.view(batch, -1).t() @ grad
-        if ctx.needs_input_grad[0]:
+            base_slope = silu_slope(x, sig)
+        if any(needs_params):
+            grad_w = (dense.view(batch, -1).t() @ grad).view(n_in, nb + 1, -1)
+            grads = parameter_grads(grad_w[:, :nb], grad_w[:, nb], coef, scale_spline, mask, needs_params)
+        else:
+            grads = (None, None, None)
+        if needs_x:
             back = (grad @ weight.t()).view(batch, n_in, nb + 1)
-            grad_x = (back[..., :nb].gather(-1, idx) * slope).sum(-1) + back[..., nb] * silu_slope
-        return grad_x, grad_w, None, None
+            grad_x = (back[..., :nb].gather(-1, idx) * slope).sum(-1) + back[..., nb] * base_slope
+        return grad_x, *grads, None, None, None
 
 
-def sparse_layer(x: Tensor, spline_weight: Tensor, base_weight: Tensor, table: BasisTable) -> Tensor:
+def sparse_layer(
+    x: Tensor, coef: Tensor, scale_spline: Tensor, scale_base: Tensor, mask: Tensor | None, table: BasisTable
+) -> Tensor:
     """``sum_{i,s} B_s(x_i) spline_weight[index(i, s)] + SiLU(x) @ base_weight`` as one autograd node.
+
+    ``spline_weight`` and ``base_weight`` are those of :func:`edge_weights`
+    (not stacked), formed inside from the layer's parameters.
 
     Parameters
     ----------
     x : Tensor, shape (batch, in_features)
-    spline_weight : Tensor, shape (in_features * (G + k), out_features)
-    base_weight : Tensor, shape (in_features, out_features)
+    coef, scale_spline, scale_base, mask : Tensor
+        The layer's parameters and mask (None: all ones).
     table : BasisTable
 
     Returns
     -------
     Tensor, shape (batch, out_features)
     """
-    return _SparseLayer.apply(x, spline_weight, base_weight, table)
+    return _SparseLayer.apply(x, coef, scale_spline, scale_base, mask, table)
 
 
 class _SparseLayer(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, spline_weight, base_weight, table):  # type: ignore[override]
+    def forward(ctx, x, coef, scale_spline, scale_base, mask, table):  # type: ignore[override]
         batch = x.shape[0]
+        spline_weight, base_weight = effective_weights(coef, scale_spline, scale_base, mask, stacked=False)
         need_x = ctx.needs_input_grad[0]
         values, *slope, idx, row = _local_values(x, table, need_x, table.flat_index)
         picked = spline_weight.index_select(0, idx.view(-1)).view(batch, -1, spline_weight.shape[1])
@@ -212,30 +266,37 @@ class _SparseLayer(torch.autograd.Function):
         out = torch.addmm(out, x * sig, base_weight)
         ctx.table = table
         # the picked rows are kept for the input gradient (k + 1 rows of out numbers per input)
-        ctx.save_for_backward(x, spline_weight, base_weight, values, idx, row, sig, picked, *slope)
+        params = (coef, scale_spline, scale_base, mask)
+        ctx.save_for_backward(x, *params, base_weight, values, idx, row, sig, picked, *slope)
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        x, spline_weight, base_weight, values, idx, row, sig, picked, *slope = ctx.saved_tensors
+        x, coef, scale_spline, scale_base, mask, base_weight, values, idx, row, sig, picked, *slope = ctx.saved_tensors
         table: BasisTable = ctx.table
         batch, n_in = x.shape
-        if torch.is_grad_enabled() and ctx.needs_input_grad[0]:  # double backward: differentiable operations
-            values, slope = _LocalBases.apply(x, table.consts, row, table.k, (0, 1))
-            sig = torch.sigmoid(x)
-            picked = spline_weight.index_select(0, idx.view(-1)).view(batch, -1, grad.shape[1])
+        n_out = grad.shape[1]
+        needs_x, needs_params = ctx.needs_input_grad[0], ctx.needs_input_grad[1:4]
+        if torch.is_grad_enabled():  # double backward: differentiable operations
+            spline_weight, base_weight = effective_weights(coef, scale_spline, scale_base, mask, stacked=False)
+            if needs_x:
+                values, slope = _LocalBases.apply(x, table.consts, row, table.k, (0, 1))
+                sig = torch.sigmoid(x)
+                picked = spline_weight.index_select(0, idx.view(-1)).view(batch, -1, n_out)
         else:
             slope = slope[0] if slope else None
         grad_x = grad_spline = grad_base = None
-        if ctx.needs_input_grad[1]:  # every (point, input, local basis) adds values * grad to its row
+        if needs_params[0] or needs_params[1]:  # every (point, input, local basis) adds values * grad to its row
             terms = values.reshape(batch, -1, 1) * grad.unsqueeze(1)
-            grad_spline = torch.zeros_like(spline_weight).index_add(0, idx.view(-1), terms.view(-1, grad.shape[1]))
-        if ctx.needs_input_grad[2]:
+            grad_spline = coef.new_zeros(coef.shape[0] * coef.shape[1], n_out)
+            grad_spline = grad_spline.index_add(0, idx.view(-1), terms.view(-1, n_out)).view(coef.shape)
+        if needs_params[2]:
             grad_base = (x * sig).t() @ grad
-        if ctx.needs_input_grad[0]:
+        if needs_x:
             through = torch.bmm(picked, grad.unsqueeze(-1)).view(batch, n_in, -1)
-            grad_x = (through * slope).sum(-1) + (grad @ base_weight.t()) * _silu_slope(x, sig)
-        return grad_x, grad_spline, grad_base, None
+            grad_x = (through * slope).sum(-1) + (grad @ base_weight.t()) * silu_slope(x, sig)
+        grads = parameter_grads(grad_spline, grad_base, coef, scale_spline, mask, needs_params)
+        return grad_x, *grads, None, None
 
 
 class SparseDesign(NamedTuple):

@@ -23,14 +23,19 @@ from kansci.core.fused import (
     sparse_layer,
 )
 from kansci.core.grid import adaptive_grid, fit_coefficients, subdivide_grid, uniform_grid
+from kansci.core.polynomial import polynomial_layer
 from kansci.core.symbolic_edges import SymbolicEdges
 
 __all__ = ["KANLayer", "BasisMode"]
 
-BasisMode = Literal["auto", "dense", "sparse"]
+BasisMode = Literal["auto", "dense", "sparse", "polynomial"]
 
 # Above this many bases per edge the sparse (gather) path beats the dense matmul.
 SPARSE_FROM_BASES = 40
+
+# Up to this many outputs, evaluating each edge as its interval's polynomial (kansci.core.polynomial) beats
+# both, at any G, for an input that needs a gradient or is not kept (measured: benchmarks/README.md)
+POLYNOMIAL_UP_TO_OUTPUTS = 2
 
 
 # the input layer keeps the design matrix of fixed data (see _input_design): dense up to this many entries,
@@ -74,8 +79,10 @@ class KANLayer(nn.Module):
         ``w_b = (mu + sigma * U(-1, 1)) / sqrt(in_features)``.
     grid_eps : float
         Blend of uniform (1) and sample-quantile (0) grids in :meth:`update_grid_`.
-    basis_mode : {"auto", "dense", "sparse"}
-        How the spline part is evaluated; ``auto`` picks by the number of bases.
+    basis_mode : {"auto", "dense", "sparse", "polynomial"}
+        How the spline part is evaluated; ``auto`` picks by the number of
+        bases and outputs (``polynomial`` for narrow layers, see
+        :mod:`kansci.core.polynomial`).
     generator : torch.Generator, optional
         Randomness for the initialization.
     dtype, device : optional
@@ -162,7 +169,9 @@ class KANLayer(nn.Module):
         """
         batch, n_in = x.shape
         if not self.use_sparse() and batch * n_in * (self.n_basis + 1) <= DESIGN_CACHE_SIZE:
-            return self._kept(x, table, "dense", lambda: design_matrix(x, table)[0], at_once=True)
+            # built at once unless the polynomial path, faster for an input seen once, is there to take it
+            build = lambda: design_matrix(x, table)[0]  # noqa: E731
+            return self._kept(x, table, "dense", build, at_once=not self.use_polynomial())
         if batch * n_in * (self.k + 2) > SPARSE_DESIGN_CACHE_SIZE:
             return None
         return self._kept(x, table, "csr", lambda: sparse_design(x, table))
@@ -213,9 +222,16 @@ class KANLayer(nn.Module):
         return {**super().__getstate__(), "_designs": []}
 
     def use_sparse(self) -> bool:
+        """Whether the design of kept inputs, and the per-edge terms, use the sparse (gather) form."""
         if self.basis_mode == "auto":
             return self.n_basis > SPARSE_FROM_BASES
         return self.basis_mode == "sparse"
+
+    def use_polynomial(self) -> bool:
+        """Whether the forward pass evaluates each edge as its interval's polynomial (inputs not kept)."""
+        if self.basis_mode == "auto":
+            return self.out_features <= POLYNOMIAL_UP_TO_OUTPUTS
+        return self.basis_mode == "polynomial"
 
     # ---------------------------------------------------------------- forward
     def weights(self, stacked: bool = False) -> tuple[Tensor, ...]:
@@ -262,12 +278,15 @@ class KANLayer(nn.Module):
         """
         table = self.table()
         design = None if x.requires_grad else self._input_design(x, table)
+        params = (self.coef, self.scale_spline, self.scale_base, self._weight_mask())
         if isinstance(design, SparseDesign):
-            out = kept_layer(*self.weights(stacked=True), design)
+            out = kept_layer(edge_weights(*params, stacked=True), design)
+        elif design is None and self.use_polynomial():
+            out = polynomial_layer(x, *params, table)
         elif self.use_sparse():
-            out = sparse_layer(x, *self.weights(), table)
+            out = sparse_layer(x, *params, table)
         else:
-            out = dense_layer(x, *self.weights(stacked=True), table, design)
+            out = dense_layer(x, *params, table, design)
         if len(self.symbolic):
             out = out + self.symbolic.summed(self.symbolic.terms(x, self.mask)[0])
         return out
@@ -456,5 +475,5 @@ def _check_layer_args(n_in: int, n_out: int, grid: int, k: int, grid_range, basi
     lo, hi = grid_range
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"grid_range must be finite with lo < hi, got {grid_range!r}")
-    if basis_mode not in ("auto", "dense", "sparse"):
-        raise ValueError(f"basis_mode must be 'auto', 'dense' or 'sparse', got {basis_mode!r}")
+    if basis_mode not in ("auto", "dense", "sparse", "polynomial"):
+        raise ValueError(f"basis_mode must be 'auto', 'dense', 'sparse' or 'polynomial', got {basis_mode!r}")

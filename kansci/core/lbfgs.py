@@ -64,6 +64,27 @@ class LBFGS(torch.optim.Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS supports a single parameter group")
         self._params = self.param_groups[0]["params"]
+        self._flat: Tensor | None = None
+        self._flat_ptrs: list[int] = []
+
+    def _flatten(self) -> Tensor | None:
+        """One flat tensor whose slices are the parameters' data, or None (mixed dtypes or devices).
+
+        The parameters become views of it (their values unchanged), so reading
+        or setting them all is one operation. Made again when a parameter's
+        data was replaced since.
+        """
+        params = self._params
+        if self._flat is not None and [p.data_ptr() for p in params] == self._flat_ptrs:
+            return self._flat
+        if len({(p.dtype, p.device) for p in params}) != 1 or any(p.is_sparse for p in params):
+            self._flat = None
+            return None
+        flat = torch.cat([p.detach().reshape(-1) for p in params])
+        for p, part in zip(params, flat.split([p.numel() for p in params])):
+            p.data = part.view_as(p)
+        self._flat, self._flat_ptrs = flat, [p.data_ptr() for p in params]
+        return flat
 
     def _flat_grad(self) -> Tensor:
         return torch.cat([
@@ -71,10 +92,16 @@ class LBFGS(torch.optim.Optimizer):
         ])  # fmt: skip
 
     def _flat_params(self) -> Tensor:
+        if self._flat is not None:
+            return self._flat.clone()
         return torch.cat([p.detach().reshape(-1) for p in self._params])
 
-    def _set_params(self, flat: Tensor) -> None:
-        parts = flat.split([p.numel() for p in self._params])
+    def _set_params(self, x: Tensor, direction: Tensor, t: float) -> None:
+        """Parameters = x + t * direction."""
+        if self._flat is not None:
+            torch.add(x, direction, alpha=t, out=self._flat)
+            return
+        parts = torch.add(x, direction, alpha=t).split([p.numel() for p in self._params])
         torch._foreach_copy_(self._params, [part.view_as(p) for part, p in zip(parts, self._params)])
 
     @torch.no_grad()
@@ -84,6 +111,7 @@ class LBFGS(torch.optim.Optimizer):
         lr, history = group["lr"], group["history_size"]
         tol_grad, tol_change, tol_ys = group["tolerance_grad"], group["tolerance_change"], group["tolerance_ys"]
         closure = torch.enable_grad()(closure)
+        self._flatten()
         state = self.state[self._params[0]]
         state.setdefault("n_iter", 0)
         s_hist, y_hist = state.setdefault("s", []), state.setdefault("y", [])
@@ -97,9 +125,12 @@ class LBFGS(torch.optim.Optimizer):
         prev_grad, prev_loss, h_diag = state.get("prev_grad"), state.get("prev_loss"), state.get("h_diag", 1.0)
         pairs = _Pairs(s_hist, y_hist)
 
+        last_t = [math.nan]  # the step the parameters are at
+
         def evaluate(x: Tensor, t: float, d: Tensor) -> tuple[float, Tensor, float]:
             # the parameters stay at x + t d: the next trial, or the accepted step, sets them again
-            self._set_params(torch.add(x, d, alpha=t))
+            self._set_params(x, d, t)
+            last_t[0] = t
             value = float(closure())
             g = self._flat_grad()
             return value, g, float(g.dot(d))
@@ -126,7 +157,8 @@ class LBFGS(torch.optim.Optimizer):
             loss, grad, step = _strong_wolfe(
                 lambda t, x0=x0, d=direction: evaluate(x0, t, d), step, loss, grad, slope, d_norm, tol_change
             )
-            self._set_params(torch.add(x0, direction, alpha=step))
+            if step != last_t[0]:  # the line search ended on another trial than the accepted one
+                self._set_params(x0, direction, step)
             self.accepted_loss = loss
             if float(grad.abs().max()) <= tol_grad or d_norm * abs(step) <= tol_change:
                 break

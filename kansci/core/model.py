@@ -32,7 +32,7 @@ class KANConfig:
         Uniform share of a sample-adaptive grid (0 = pure quantiles).
     noise_scale, scale_base_mu, scale_base_sigma : float
         Initialization (see :class:`KANLayer`).
-    basis_mode : {"auto", "dense", "sparse"}
+    basis_mode : {"auto", "dense", "sparse", "polynomial"}
     input_ids : tuple of int, optional
         Columns of the original inputs this model reads (set by pruning inputs).
     dtype : str

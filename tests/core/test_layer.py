@@ -27,7 +27,7 @@ def _smooth_layer(grid=10):
     return layer
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse"])
+@pytest.mark.parametrize("mode", ["dense", "sparse", "polynomial"])
 def test_forward_equals_sum_of_edge_activations(mode):
     layer = _layer(mode)
     with torch.no_grad():
@@ -54,7 +54,7 @@ def test_dense_and_sparse_paths_agree_at_large_grid():
     torch.testing.assert_close(dense(x), sparse(x), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse"])
+@pytest.mark.parametrize("mode", ["dense", "sparse", "polynomial"])
 def test_gradcheck_float64(mode):
     layer = _layer(mode, grid=4, n_in=2, n_out=2)
     with torch.no_grad():
@@ -69,7 +69,7 @@ def test_gradcheck_float64(mode):
     assert torch.autograd.gradcheck(fn, (x, *params))
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse"])
+@pytest.mark.parametrize("mode", ["dense", "sparse", "polynomial"])
 def test_second_derivative_through_layer(mode):
     layer = _layer(mode, grid=5, n_in=2, n_out=1)
     x = float64(8, 2, seed=3).requires_grad_()
@@ -93,7 +93,7 @@ def test_gradcheck_parameters_with_a_fixed_input_and_its_kept_design(mode, grid,
     assert len(layer._designs) == 1 and isinstance(layer._designs[0][4], kind)
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse"])
+@pytest.mark.parametrize("mode", ["dense", "sparse", "polynomial"])
 def test_second_derivative_in_x_differentiates_in_the_parameters(mode):
     # what a residual loss built by nested autograd needs: d/dcoef of d2 phi/dx2
     layer = _layer(mode, grid=5, n_in=2, n_out=1)
@@ -187,7 +187,7 @@ def test_update_grid_on_constant_input_is_finite():
     assert torch.isfinite(layer.coef).all() and torch.isfinite(layer(x)).all()
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse"])
+@pytest.mark.parametrize("mode", ["dense", "sparse", "polynomial"])
 def test_a_mask_edited_after_a_call_is_seen(mode):
     # the layer remembers that its mask is all ones (to skip the products with it); an edit in place must end that
     layer = _layer(mode)
@@ -229,3 +229,31 @@ def test_bad_arguments_are_named(kwargs, message):
     args = {"in_features": 2, "out_features": 2, **kwargs}
     with pytest.raises(ValueError, match=message):
         KANLayer(**args)
+
+
+@pytest.mark.parametrize(("grid", "n_out"), [(5, 1), (60, 3)])
+def test_polynomial_path_agrees_with_the_dense_path_in_value_and_gradients(grid, n_out):
+    # sample-adapted (non-uniform) grids, and points beyond them
+    layers = [_layer(mode, grid=grid, n_out=n_out) for mode in ("dense", "polynomial")]
+    for layer in layers:
+        layer.update_grid_(float64(300, 3, seed=3, lo=-0.7, hi=0.9))
+    x = float64(128, 3, seed=4, lo=-1.5, hi=1.5)
+    results = []
+    for layer in layers:
+        xg = x.clone().requires_grad_()
+        out = layer(xg)
+        out.sin().sum().backward()
+        results.append((out, xg.grad, layer.coef.grad, layer.scale_spline.grad, layer.scale_base.grad))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_auto_mode_takes_the_polynomial_path_for_narrow_layers_only(monkeypatch):
+    from kansci.core import layer as layer_module
+
+    calls = []
+    monkeypatch.setattr(layer_module, "polynomial_layer", lambda *args: calls.append(args) or args[0][:, :1])
+    x = float64(10, 3).requires_grad_()
+    _layer(n_out=layer_module.POLYNOMIAL_UP_TO_OUTPUTS)(x)
+    _layer(n_out=layer_module.POLYNOMIAL_UP_TO_OUTPUTS + 1)(x)
+    assert len(calls) == 1

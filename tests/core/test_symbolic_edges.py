@@ -21,7 +21,7 @@ def _model(mode="auto", seed=0):
     return model
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse"])
+@pytest.mark.parametrize("mode", ["dense", "sparse", "polynomial"])
 def test_symbolic_edge_replaces_the_spline(mode):
     model = _model(mode)
     x = float64(64, 2, lo=-1.3, hi=1.3)

@@ -33,7 +33,7 @@ def test_operators_name_misuse():
         gradient(x * 2, x)
 
 
-@pytest.mark.parametrize(("grid", "mode"), [(5, "dense"), (60, "sparse")])
+@pytest.mark.parametrize(("grid", "mode"), [(5, "dense"), (60, "sparse"), (60, "polynomial")])
 def test_jet_matches_autograd_to_1e10(grid, mode):
     model = KAN([2, 4, 3, 2], grid=grid, seed=3, dtype=torch.float64, basis_mode=mode)
     model.update_grid_(float64(300, 2, lo=-0.8, hi=0.9))  # non-uniform grids
