@@ -172,8 +172,9 @@ class BasisTable:
 
     @cached_property
     def power_factors(self) -> Tensor:
-        """1, 1, 1/2, .., 1/k: d (sum_p P_p u^p) / d S_p = u^p times these (see :func:`horner`)."""
-        factors = [1.0] + [1.0 / p for p in range(1, self.k + 1)]
+        """1, 1, 1/2, .., 1/k as a column (k + 1, 1): d (sum_p P_p u^p) / d S_p is u^p times these (see
+        :func:`horner`)."""
+        factors = [[1.0]] + [[1.0 / p] for p in range(1, self.k + 1)]
         return torch.tensor(factors, dtype=self.consts.dtype, device=self.consts.device)
 
     @cached_property
@@ -193,7 +194,7 @@ class BasisTable:
         work = knots if knots.device.type == "mps" else knots.to(torch.float64)
         left, inv_width, poly = _interval_polynomials(work, k)
         powers = torch.arange(k + 1, dtype=work.dtype, device=work.device).clamp(min=1)
-        scaled = (poly * powers).transpose(-1, -2)  # S_p = p P_p, power-major (see _evaluate)
+        scaled = (poly * powers).transpose(-1, -2)  # S_p = p P_p, power-major (see horner)
         body = torch.cat([left.unsqueeze(-1), inv_width.unsqueeze(-1), scaled.flatten(-2)], dim=-1)
         sentinel = body.new_zeros(n_in, 1, body.shape[-1])
         consts = torch.cat([sentinel, body, sentinel], dim=1).reshape(-1, body.shape[-1]).to(knots.dtype)
@@ -256,35 +257,35 @@ def _evaluate(x: Tensor, consts: Tensor, k: int, orders: tuple[int, ...]) -> tup
     and the first derivative need no multiplications beyond the fused
     multiply-adds.
     """
-    inv_width = consts[..., 1]
-    u = (x - consts[..., 0]) * inv_width
-    return horner(u, consts[..., 2:].unflatten(-1, (k + 1, k + 1)), inv_width, k, orders)
+    left, inv_width, scaled = consts.split([1, 1, (k + 1) ** 2], dim=-1)
+    u = (x.unsqueeze(-1) - left) * inv_width
+    return horner(u, scaled.unflatten(-1, (k + 1, k + 1)).unbind(-2), inv_width, orders)
 
 
-def horner(u: Tensor, scaled: Tensor, inv_width: Tensor, k: int, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
+def horner(u: Tensor, scaled: tuple[Tensor, ...], inv_width: Tensor, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
     """Derivatives in x of polynomials of degree k in u = (x - left) * inv_width, by Horner's rule.
 
-    ``scaled[..., p, :]`` holds ``S_p = p P_p`` (``S_0 = P_0``) of every
-    polynomial (the last axis); ``u`` and ``inv_width`` have the shape of the
-    leading axes. Returns, per order, a tensor shaped like ``scaled[..., 0, :]``.
+    ``scaled[p]`` holds ``S_p = p P_p`` (``S_0 = P_0``) of every polynomial,
+    p = 0 .. k; ``u`` and ``inv_width`` broadcast against them. Returns, per
+    order, a tensor shaped like ``scaled[0]``.
     """
-    u = u.unsqueeze(-1)
+    k = len(scaled) - 1
     out = []
     for d in orders:
         if d > k:
-            out.append(torch.zeros_like(scaled[..., 0, :]))
+            out.append(torch.zeros_like(scaled[0]))
         elif d == 0:  # sum_p P_p u^p, with A_p = p (P_p + u P_{p+1} + ...) carried along
-            acc = scaled[..., k, :]
+            acc = scaled[k]
             for p in range(k - 1, -1, -1):
-                acc = torch.addcmul(scaled[..., p, :], acc, u, value=p / (p + 1) if p else 1.0)
+                acc = torch.addcmul(scaled[p], acc, u, value=p / (p + 1) if p else 1.0)
             out.append(acc)
         else:  # sum_{p >= d} p!/(p-d)! P_p u^(p-d) = sum (p-1)!/(p-d)! S_p u^(p-d)
             top = _falling(k - 1, d - 1)
-            acc = scaled[..., k, :] if top == 1 else scaled[..., k, :] * top
+            acc = scaled[k] if top == 1 else scaled[k] * top
             for p in range(k - 1, d - 1, -1):
                 factor = _falling(p - 1, d - 1)
-                acc = torch.addcmul(scaled[..., p, :] if factor == 1 else scaled[..., p, :] * factor, acc, u)
-            out.append(acc * (inv_width if d == 1 else inv_width.pow(d)).unsqueeze(-1))
+                acc = torch.addcmul(scaled[p] if factor == 1 else scaled[p] * factor, acc, u)
+            out.append(acc * (inv_width if d == 1 else inv_width.pow(d)))
     return tuple(out)
 
 

@@ -170,7 +170,7 @@ class KANLayer(nn.Module):
         batch, n_in = x.shape
         if not self.use_sparse() and batch * n_in * (self.n_basis + 1) <= DESIGN_CACHE_SIZE:
             # built at once unless the polynomial path, faster for an input seen once, is there to take it
-            build = lambda: design_matrix(x, table)[0]  # noqa: E731
+            build = lambda: design_matrix(x, table)[0].view(batch, -1).t().contiguous()  # noqa: E731
             return self._kept(x, table, "dense", build, at_once=not self.use_polynomial())
         if batch * n_in * (self.k + 2) > SPARSE_DESIGN_CACHE_SIZE:
             return None

@@ -63,7 +63,8 @@ class LBFGS(torch.optim.Optimizer):
         closure's last evaluation may be a rejected line-search trial instead."""
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS supports a single parameter group")
-        self._params = self.param_groups[0]["params"]
+        params = self.param_groups[0]["params"]
+        self._params = [p for p in params if p.numel()] or params  # empty ones (no symbolic edges) never change
         self._flat: Tensor | None = None
         self._flat_ptrs: list[int] = []
 
@@ -87,9 +88,7 @@ class LBFGS(torch.optim.Optimizer):
         return flat
 
     def _flat_grad(self) -> Tensor:
-        return torch.cat([
-            (p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self._params
-        ])  # fmt: skip
+        return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self._params])
 
     def _flat_params(self) -> Tensor:
         if self._flat is not None:
@@ -112,7 +111,7 @@ class LBFGS(torch.optim.Optimizer):
         tol_grad, tol_change, tol_ys = group["tolerance_grad"], group["tolerance_change"], group["tolerance_ys"]
         closure = torch.enable_grad()(closure)
         self._flatten()
-        state = self.state[self._params[0]]
+        state = self.state[self.param_groups[0]["params"][0]]
         state.setdefault("n_iter", 0)
         s_hist, y_hist = state.setdefault("s", []), state.setdefault("y", [])
         state.pop("rho", None)  # kept by earlier versions; the Gram matrix below holds it
@@ -212,15 +211,23 @@ class _Pairs:
         stack = self._stacked()
         gram = self._gram
         proj = (stack @ grad).tolist()  # s_i.grad, then y_i.grad
-        rho = [1.0 / gram[i][m + i] for i in range(m)]
         a = [0.0] * m
-        for i in reversed(range(m)):
-            a[i] = rho[i] * (-proj[i] - sum(a[j] * gram[i][m + j] for j in range(i + 1, m)))
+        for i in range(m - 1, -1, -1):
+            sy = gram[i]  # s_i . (s_0 .. s_m-1, y_0 .. y_m-1)
+            acc = -proj[i]
+            for j in range(i + 1, m):
+                acc -= a[j] * sy[m + j]
+            a[i] = acc / sy[m + i]
         coef_s = [0.0] * m
         for i in range(m):
-            yq = -proj[m + i] - sum(a[j] * gram[m + i][m + j] for j in range(m))
-            yr = h_diag * yq + sum(coef_s[j] * gram[m + i][j] for j in range(i))
-            coef_s[i] = a[i] - rho[i] * yr
+            yy = gram[m + i]  # y_i . (s_0 .. s_m-1, y_0 .. y_m-1)
+            yq = -proj[m + i]
+            for j in range(m):
+                yq -= a[j] * yy[m + j]
+            yr = h_diag * yq
+            for j in range(i):
+                yr += coef_s[j] * yy[j]
+            coef_s[i] = a[i] - yr / gram[i][m + i]
         coef = torch.tensor(coef_s + [-h_diag * v for v in a], dtype=stack.dtype, device=stack.device)
         return torch.addmv(grad, stack.t(), coef, beta=-h_diag)
 

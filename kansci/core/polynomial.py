@@ -69,17 +69,15 @@ def polynomial_layer(
 
 
 def _positions(x: Tensor, spline_weight: Tensor, table: BasisTable, slope: bool) -> tuple[Tensor, ...]:
-    """Per (input, point), input-major: the row, the position u in the interval, the splines' values
-    (and slopes) at it, each (in * batch, out) after the row and u."""
-    n_out = spline_weight.shape[1]
+    """Per (input, point), input-major: the row, the position u in the interval (a column), the splines'
+    values (and slopes) at it, each (in * batch, out) after the row and u."""
+    k, n_out = table.k, spline_weight.shape[1]
     xt = x.t().contiguous()  # each input's points together: the lookups below read contiguous rows
     row = table.locate(xt, features_first=True).view(-1)
-    rows = torch.cat([table.bounds, edge_polynomials(spline_weight, table).view(table.bounds.shape[0], -1)], dim=1)
-    picked = rows.index_select(0, row)
-    inv_width = picked[:, 1]
-    u = (xt.view(-1) - picked[:, 0]) * inv_width
-    derivs = horner(u, picked[:, 2:].unflatten(-1, (table.k + 1, n_out)), inv_width, table.k, (0, 1) if slope else (0,))
-    return row, u, *derivs
+    rows = torch.cat([table.bounds, edge_polynomials(spline_weight, table).view(-1, (k + 1) * n_out)], dim=1)
+    left, inv_width, *scaled = rows.index_select(0, row).split([1, 1] + [n_out] * (k + 1), dim=1)
+    u = (xt.view(-1, 1) - left) * inv_width
+    return row, u, *horner(u, scaled, inv_width, (0, 1) if slope else (0,))
 
 
 class _PolynomialLayer(torch.autograd.Function):
@@ -118,8 +116,11 @@ class _PolynomialLayer(torch.autograd.Function):
             grad_x = base + through.t()
         if needs_params[0] or needs_params[1]:
             # d value / d S_p = u^p / p (1 for p = 0), for every (input, point), times the output gradient
-            powers = torch.cat([torch.ones_like(u).unsqueeze(1), u.unsqueeze(1).expand(-1, k)], dim=1).cumprod(1)
-            terms = powers.view(n_in, batch, k + 1, 1) * (grad.unsqueeze(1) * table.power_factors.view(-1, 1))
+            powers = [torch.ones_like(u), u]
+            for _ in range(k - 1):
+                powers.append(powers[-1] * u)
+            powers = torch.cat(powers, dim=1)  # (in * batch, k + 1)
+            terms = powers.view(n_in, batch, k + 1, 1) * (grad.unsqueeze(1) * table.power_factors)
             rows = grad.new_zeros(table.consts.shape[0], (k + 1) * n_out)
             per_row = rows.index_add(0, row, terms.view(n_in * batch, -1)).view(-1, k + 1, n_out)
             window = torch.bmm(table.polynomials.transpose(1, 2), per_row).view(-1, n_out)
