@@ -63,8 +63,7 @@ def extend_grid(grid: Tensor, k: int) -> Tensor:
 
 def _reciprocal(d: Tensor) -> Tensor:
     """1/d where d != 0, else 0 (the usual 0/0 = 0 convention for repeated knots)."""
-    safe = torch.where(d != 0, d, torch.ones_like(d))
-    return torch.where(d != 0, 1.0 / safe, torch.zeros_like(d))
+    return torch.where(d != 0, d.reciprocal(), 0.0)
 
 
 def _times_linear(poly: Tensor, a: Tensor, b: Tensor) -> Tensor:
@@ -98,7 +97,7 @@ def _interval_polynomials(knots: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor
     pj = torch.arange(n_int, device=knots.device) + k
 
     def at(offset: int) -> Tensor:  # knots[j + offset] for every interval j, (in, n_int)
-        return padded[:, pj + offset]
+        return padded[:, k + offset : k + offset + n_int]
 
     left, width = at(0), at(1) - at(0)
     prev = [torch.zeros(n_in, n_int, k + 1, dtype=knots.dtype, device=knots.device)]

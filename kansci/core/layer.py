@@ -23,7 +23,7 @@ from kansci.core.fused import (
     sparse_layer,
 )
 from kansci.core.grid import adaptive_grid, fit_coefficients, subdivide_grid, uniform_grid
-from kansci.core.polynomial import polynomial_layer
+from kansci.core.polynomial import edge_values, polynomial_layer
 from kansci.core.symbolic_edges import SymbolicEdges
 
 __all__ = ["KANLayer", "BasisMode"]
@@ -33,9 +33,11 @@ BasisMode = Literal["auto", "dense", "sparse", "polynomial"]
 # Above this many bases per edge the sparse (gather) path beats the dense matmul.
 SPARSE_FROM_BASES = 40
 
-# Up to this many outputs, evaluating each edge as its interval's polynomial (kansci.core.polynomial) beats
-# both, at any G, for an input that needs a gradient or is not kept (measured: benchmarks/README.md)
-POLYNOMIAL_UP_TO_OUTPUTS = 2
+# Up to this many outputs, evaluating each edge as its interval's polynomial (kansci.core.polynomial) beats the
+# dense path (first number) and the sparse path (second) for an input that is not kept: measured forward + backward
+# on 2 cores, float32 and float64 (benchmarks/README.md): against dense 0.6-0.8 at one output, 0.9-1.2 at two;
+# against sparse 0.3-0.9 up to ten outputs, 1.35 at a hundred (100 inputs, G = 200)
+POLYNOMIAL_UP_TO_OUTPUTS = (1, 10)
 
 
 # the input layer keeps the design matrix of fixed data (see _input_design): dense up to this many entries,
@@ -58,8 +60,10 @@ class KANLayer(nn.Module):
     bases of the batch and SiLU(x) are combined with one weight matrix of shape
     ``(in * (G + k + 1), out)``, either by a dense matmul (small G) or by a
     sparse weighted gather over the ``k + 2`` non-zero entries per input (large
-    G), so the cost does not grow with G. Use :meth:`edge_activations` for the
-    per-edge values.
+    G), so the cost does not grow with G. A narrow layer (few outputs) instead
+    evaluates each edge as the polynomial of the interval its input falls in
+    (:mod:`kansci.core.polynomial`), at any G. Use :meth:`edge_activations`
+    for the per-edge values.
 
     Parameters
     ----------
@@ -230,7 +234,7 @@ class KANLayer(nn.Module):
     def use_polynomial(self) -> bool:
         """Whether the forward pass evaluates each edge as its interval's polynomial (inputs not kept)."""
         if self.basis_mode == "auto":
-            return self.out_features <= POLYNOMIAL_UP_TO_OUTPUTS
+            return self.out_features <= POLYNOMIAL_UP_TO_OUTPUTS[self.use_sparse()]
         return self.basis_mode == "polynomial"
 
     # ---------------------------------------------------------------- forward
@@ -375,7 +379,7 @@ class KANLayer(nn.Module):
 
     def spline_values(self, x: Tensor) -> Tensor:
         """The unscaled spline part sum_j c_ij B_j(x_i), shape (batch, in, out)."""
-        return torch.einsum("bij,ijo->bio", self.basis(x), self.coef)
+        return edge_values(x, self.coef.view(-1, self.out_features), self.table())
 
     # ---------------------------------------------------------- grid edits
     @torch.no_grad()

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from kansci.core.basis import BasisTable, horner
 from kansci.core.fused import effective_weights, parameter_grads, silu_slope
 
-__all__ = ["edge_polynomials", "polynomial_layer"]
+__all__ = ["edge_polynomials", "edge_values", "polynomial_layer"]
 
 
 def edge_polynomials(spline_weight: Tensor, table: BasisTable) -> Tensor:
@@ -43,6 +43,16 @@ def edge_polynomials(spline_weight: Tensor, table: BasisTable) -> Tensor:
     """
     window = spline_weight.index_select(0, table.flat_index.view(-1)).view(-1, table.k + 1, spline_weight.shape[1])
     return torch.bmm(table.polynomials, window)
+
+
+def edge_values(x: Tensor, spline_weight: Tensor, table: BasisTable) -> Tensor:
+    """Every edge's spline at x, shape (batch, in_features, out_features) (differentiable).
+
+    ``spline_weight`` is (in_features * (G + k), out_features): coefficients,
+    scaled or not, as :func:`edge_polynomials` takes them.
+    """
+    _, _, values = _positions(x, spline_weight, table, slope=False)
+    return values.view(x.shape[1], x.shape[0], -1).transpose(0, 1)
 
 
 def polynomial_layer(

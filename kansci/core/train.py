@@ -191,7 +191,7 @@ def fit(
     if dataset is not None:
         _check_data(model, dataset)
         grid_samples = dataset.train_input
-    loss_fn = loss_fn or (lambda pred, y: (pred - y).square().mean())
+    mse = loss_fn is None  # then the backward pass starts at the prediction (no graph for the loss)
     lr = lr if lr is not None else (1.0 if opt == "lbfgs" else 1e-3)
     gen = torch.Generator().manual_seed(seed)
     history = History()
@@ -229,21 +229,32 @@ def fit(
         )
 
     n_train = dataset.train_input.shape[0] if dataset is not None else 0
+    full_batch = batch == -1 or batch >= n_train
 
     def draw_batch() -> tuple[Tensor, Tensor] | None:
         if dataset is None:
             return None
-        if batch == -1 or batch >= n_train:
+        if full_batch:
             return dataset.train_input, dataset.train_label
         ids = torch.randperm(n_train, generator=gen)[:batch].to(dataset.train_input.device)
         return dataset.train_input[ids], dataset.train_label[ids]
 
-    def objective(xy) -> tuple[Tensor, Tensor, dict]:
+    def objective(xy) -> tuple[Tensor, Tensor, dict, list[tuple[Tensor, Tensor | None]]]:
+        """The loss (without lamb * reg), reg, logged parts, and the (tensor, gradient) pairs to backpropagate."""
         if xy is None:
             out = data(model)
             loss, parts = out if isinstance(out, tuple) else (out, {})
+            roots = [(loss, None)]
+        elif mse:  # d loss / d prediction = 2 (prediction - label) / n
+            pred = model(xy[0])
+            with torch.no_grad():
+                diff = pred - xy[1]
+                loss = diff.square().mean()
+            roots = [(pred, diff.mul_(2.0 / max(diff.numel(), 1)))]
+            parts = {}
         else:
             loss, parts = loss_fn(model(xy[0]), xy[1]), {}
+            roots = [(loss, None)]
         reg = loss.new_zeros(())
         if lamb > 0:
             x_reg = grid_samples if xy is None else xy[0]
@@ -252,7 +263,8 @@ def fit(
             if x_reg.shape[0] > reg_samples:
                 x_reg = x_reg[torch.randperm(x_reg.shape[0], generator=gen)[:reg_samples].to(x_reg.device)]
             reg = sparsity_penalty(model.edge_activations(x_reg), lamb_l1, lamb_entropy)
-        return loss + lamb * reg, reg, parts
+            roots.append((lamb * reg, None))
+        return loss.detach(), reg.detach(), parts, roots
 
     verified: dict[str, Tensor] | None = None
     bar = tqdm(range(start, steps), disable=(None if progress is None else not progress), desc="fit", leave=False)
@@ -275,15 +287,21 @@ def fit(
             def closure(optimizer=optimizer, xy=xy, evaluations=evaluations) -> Tensor:
                 for p in params:  # Optimizer.zero_grad passes through torch.compile's guard: slow per call
                     p.grad = None
-                total, reg, parts = objective(xy)
-                total.backward()
-                evaluations.append({"total": total.detach(), "reg": reg.detach(), "parts": parts})
+                loss, reg, parts, roots = objective(xy)
+                tensors, grads = zip(*roots)
+                torch.autograd.backward(tensors, grads)
+                total = loss + lamb * reg
+                evaluations.append({"total": total, "loss": loss, "reg": reg, "parts": parts})
                 return total
 
             optimizer.step(closure)
             if evaluations and bool(torch.isfinite(evaluations[0]["total"])):
                 verified = start_state  # the loss at the step's starting point was finite
-            record = _accepted(evaluations, getattr(optimizer, "accepted_loss", None))
+            accepted_loss = getattr(optimizer, "accepted_loss", None)
+            record = _accepted(evaluations, accepted_loss)
+            # the training MSE at the parameters the step left is the accepted evaluation's (full batch, LBFGS)
+            at_params = record.get("total") is not None and float(record["total"]) == accepted_loss
+            train_mse = record["loss"] if mse and full_batch and at_params else None
             total = record.get("total")
             if total is None or not bool(torch.isfinite(total)) or not _finite(model):
                 if verified is not None:
@@ -294,7 +312,7 @@ def fit(
                 )
                 log.warning("non-finite loss at step %d; restored the last good parameters and stopped", step)
                 break
-            _log_step(history, step, model, dataset, record, metrics, eval_every)
+            _log_step(history, step, model, dataset, record, metrics, eval_every, train_mse)
             if history.test_rmse and bar.disable is False:
                 bar.set_postfix(loss=f"{history.loss[-1]:.3e}", test=f"{history.test_rmse[-1]:.3e}")
             if ckpt_path is not None and (step + 1) % checkpoint_every == 0:
@@ -323,7 +341,14 @@ def _accepted(evaluations: list[dict], accepted_loss: float | None) -> dict:
 
 
 def _log_step(
-    history: History, step: int, model: nn.Module, dataset: Dataset | None, record: dict, metrics, eval_every: int
+    history: History,
+    step: int,
+    model: nn.Module,
+    dataset: Dataset | None,
+    record: dict,
+    metrics,
+    eval_every: int,
+    train_mse: Tensor | None = None,
 ) -> None:
     history.step.append(step)
     history.loss.append(float(record["total"]))
@@ -333,7 +358,12 @@ def _log_step(
     evaluate = step % eval_every == 0
     if dataset is not None:
         nan = math.nan
-        history.train_rmse.append(rmse(model, dataset.train_input, dataset.train_label) if evaluate else nan)
+        if not evaluate:
+            history.train_rmse.append(nan)
+        elif train_mse is not None:
+            history.train_rmse.append(math.sqrt(float(train_mse)))
+        else:
+            history.train_rmse.append(rmse(model, dataset.train_input, dataset.train_label))
         history.test_rmse.append(rmse(model, dataset.test_input, dataset.test_label) if evaluate else nan)
     with torch.no_grad():
         for name, metric in (metrics or {}).items():

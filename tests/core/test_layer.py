@@ -249,12 +249,14 @@ def test_polynomial_path_agrees_with_the_dense_path_in_value_and_gradients(grid,
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_auto_mode_takes_the_polynomial_path_for_narrow_layers_only(monkeypatch):
+@pytest.mark.parametrize("grid", [5, 60])
+def test_auto_mode_takes_the_polynomial_path_for_narrow_layers_only(grid, monkeypatch):
     from kansci.core import layer as layer_module
 
     calls = []
     monkeypatch.setattr(layer_module, "polynomial_layer", lambda *args: calls.append(args) or args[0][:, :1])
     x = float64(10, 3).requires_grad_()
-    _layer(n_out=layer_module.POLYNOMIAL_UP_TO_OUTPUTS)(x)
-    _layer(n_out=layer_module.POLYNOMIAL_UP_TO_OUTPUTS + 1)(x)
+    widest = layer_module.POLYNOMIAL_UP_TO_OUTPUTS[grid > layer_module.SPARSE_FROM_BASES]
+    _layer(grid=grid, n_out=widest)(x)
+    _layer(grid=grid, n_out=widest + 1)(x)
     assert len(calls) == 1

@@ -233,6 +233,24 @@ def test_metrics_loss_fn_and_stopping_callback():
 
 
 @pytest.mark.parametrize(
+    ("opt", "kwargs"),
+    [("lbfgs", {}), ("lbfgs", {"lamb": 1e-3}), ("lbfgs", {"batch": 60}), ("adam", {"lr": 1e-2})],
+)
+def test_history_train_rmse_is_the_models_rmse_after_each_step(opt, kwargs):
+    # full-batch LBFGS takes it from the accepted evaluation (the MSE part of the objective); the others recompute it
+    data = _paper_data(100)
+    model = KAN([2, 3, 1], dtype=torch.float64)
+    after = []
+
+    def record(step, m, h):
+        after.append((h.train_rmse[-1], kansci.rmse(m, data.train_input, data.train_label)))
+
+    fit(model, data, steps=6, opt=opt, progress=False, callbacks=[record], **kwargs)
+    for logged, recomputed in after:
+        assert logged == pytest.approx(recomputed, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda d: Dataset(d.train_input, d.train_label[:-1], d.test_input, d.test_label), "rows"),
