@@ -138,11 +138,9 @@ def dense_layer(
         The layer's parameters and mask (None: all ones), as :func:`edge_weights` takes them.
     table : BasisTable
     design : Tensor, optional
-        The transposed design, ``design_matrix(x, table)[0].view(batch, -1).t()``
-        made contiguous, computed before for an x that needs no gradient (the
-        input layer sees the same data at every step of a full-batch fit).
-        Transposed because the BLAS products with a long batch run faster
-        along its rows; the output is then a transposed view.
+        ``design_matrix(x, table)[0]`` computed before, for an x that needs no
+        gradient (the input layer sees the same data at every step of a
+        full-batch fit).
 
     Returns
     -------
@@ -196,12 +194,8 @@ class _DenseLayer(torch.autograd.Function):
         ctx.table = table
         (weight,) = effective_weights(coef, scale_spline, scale_base, mask, stacked=True)
         params = (coef, scale_spline, scale_base, mask)
-        ctx.transposed = design is not None
-        if design is not None:
-            ctx.save_for_backward(x, *params, weight, design)
-            return (weight.t() @ design).t()
-        if not ctx.needs_input_grad[0]:
-            dense = design_matrix(x, table)[0]
+        if design is not None or not ctx.needs_input_grad[0]:
+            dense = design if design is not None else design_matrix(x, table)[0]
             ctx.save_for_backward(x, *params, weight, dense)
         else:
             dense, *rest = design_matrix(x, table, slope=True)
@@ -227,10 +221,7 @@ class _DenseLayer(torch.autograd.Function):
             _, idx, sig, slope = rest
             base_slope = silu_slope(x, sig)
         if any(needs_params):
-            if ctx.transposed:  # dense holds the transposed design
-                grad_w = (grad.t() @ dense.t()).t().reshape(n_in, nb + 1, -1)
-            else:
-                grad_w = (dense.view(batch, -1).t() @ grad).view(n_in, nb + 1, -1)
+            grad_w = (dense.view(batch, -1).t() @ grad).view(n_in, nb + 1, -1)
             grads = parameter_grads(grad_w[:, :nb], grad_w[:, nb], coef, scale_spline, mask, needs_params)
         else:
             grads = (None, None, None)

@@ -34,9 +34,9 @@ BasisMode = Literal["auto", "dense", "sparse", "polynomial"]
 SPARSE_FROM_BASES = 40
 
 # Up to this many outputs, evaluating each edge as its interval's polynomial (kansci.core.polynomial) beats the
-# dense path (first number) and the sparse path (second) for an input that is not kept: measured forward + backward
-# on 2 cores, float32 and float64 (benchmarks/README.md): against dense 0.6-0.8 at one output, 0.9-1.2 at two;
-# against sparse 0.3-0.9 up to ten outputs, 1.35 at a hundred (100 inputs, G = 200)
+# dense path (first number) and the sparse path (second) for an input that is not kept. Forward + backward time
+# against the other path (benchmarks/bench_paths.py, 2 cores, float32 and float64): dense 0.67-1.03 at one output,
+# 1.00-1.18 at two; sparse 0.25-0.95 up to ten outputs (one case 1.21: 100 inputs, float64), 1.6-1.8 at a hundred
 POLYNOMIAL_UP_TO_OUTPUTS = (1, 10)
 
 
@@ -174,7 +174,7 @@ class KANLayer(nn.Module):
         batch, n_in = x.shape
         if not self.use_sparse() and batch * n_in * (self.n_basis + 1) <= DESIGN_CACHE_SIZE:
             # built at once unless the polynomial path, faster for an input seen once, is there to take it
-            build = lambda: design_matrix(x, table)[0].view(batch, -1).t().contiguous()  # noqa: E731
+            build = lambda: design_matrix(x, table)[0]  # noqa: E731
             return self._kept(x, table, "dense", build, at_once=not self.use_polynomial())
         if batch * n_in * (self.k + 2) > SPARSE_DESIGN_CACHE_SIZE:
             return None

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from kansci.core.basis import BasisTable, horner
 from kansci.core.fused import effective_weights, parameter_grads, silu_slope
 
-__all__ = ["edge_polynomials", "edge_values", "polynomial_layer"]
+__all__ = ["edge_derivatives", "edge_polynomials", "edge_values", "polynomial_layer"]
 
 
 def edge_polynomials(spline_weight: Tensor, table: BasisTable) -> Tensor:
@@ -51,7 +51,7 @@ def edge_values(x: Tensor, spline_weight: Tensor, table: BasisTable) -> Tensor:
     ``spline_weight`` is (in_features * (G + k), out_features): coefficients,
     scaled or not, as :func:`edge_polynomials` takes them.
     """
-    _, _, values = _positions(x, spline_weight, table, slope=False)
+    _, _, values = _positions(x, spline_weight, table, (0,))
     return values.view(x.shape[1], x.shape[0], -1).transpose(0, 1)
 
 
@@ -78,16 +78,27 @@ def polynomial_layer(
     return _PolynomialLayer.apply(x, coef, scale_spline, scale_base, mask, table)
 
 
-def _positions(x: Tensor, spline_weight: Tensor, table: BasisTable, slope: bool) -> tuple[Tensor, ...]:
-    """Per (input, point), input-major: the row, the position u in the interval (a column), the splines'
-    values (and slopes) at it, each (in * batch, out) after the row and u."""
+def edge_derivatives(
+    x: Tensor, spline_weight: Tensor, table: BasisTable, orders: tuple[int, ...]
+) -> tuple[Tensor, ...]:
+    """Derivatives in x of the given orders of every edge's spline, each (in * batch, out), input-major.
+
+    One lookup serves every order; differentiable (plain operations), as the
+    exact PDE derivatives need for training.
+    """
+    return _positions(x, spline_weight, table, orders)[2:]
+
+
+def _positions(x: Tensor, spline_weight: Tensor, table: BasisTable, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
+    """Per (input, point), input-major: the row, the position u in the interval (a column), and the splines'
+    derivatives of the given orders at it, each (in * batch, out)."""
     k, n_out = table.k, spline_weight.shape[1]
     xt = x.t().contiguous()  # each input's points together: the lookups below read contiguous rows
     row = table.locate(xt, features_first=True).view(-1)
     rows = torch.cat([table.bounds, edge_polynomials(spline_weight, table).view(-1, (k + 1) * n_out)], dim=1)
     left, inv_width, *scaled = rows.index_select(0, row).split([1, 1] + [n_out] * (k + 1), dim=1)
     u = (xt.view(-1, 1) - left) * inv_width
-    return row, u, *horner(u, scaled, inv_width, (0, 1) if slope else (0,))
+    return row, u, *horner(u, scaled, inv_width, orders)
 
 
 class _PolynomialLayer(torch.autograd.Function):
@@ -96,7 +107,7 @@ class _PolynomialLayer(torch.autograd.Function):
         batch, n_in = x.shape
         spline_weight, base_weight = effective_weights(coef, scale_spline, scale_base, mask, stacked=False)
         n_out = spline_weight.shape[1]
-        row, u, values, *slope = _positions(x, spline_weight, table, slope=ctx.needs_input_grad[0])
+        row, u, values, *slope = _positions(x, spline_weight, table, (0, 1) if ctx.needs_input_grad[0] else (0,))
         silu = F.silu(x)
         out = torch.addmm(values.view(n_in, batch, n_out).sum(0), silu, base_weight)
         ctx.table = table
@@ -113,7 +124,7 @@ class _PolynomialLayer(torch.autograd.Function):
         needs_x, needs_params = ctx.needs_input_grad[0], ctx.needs_input_grad[1:4]
         if torch.is_grad_enabled():  # double backward: the same formulas on differentiable operations
             spline_weight, base_weight = effective_weights(coef, scale_spline, scale_base, mask, stacked=False)
-            row, u, _, *slope = _positions(x, spline_weight, table, slope=needs_x)
+            row, u, _, *slope = _positions(x, spline_weight, table, (0, 1) if needs_x else (0,))
             silu = F.silu(x)
         grad_x = grad_spline = grad_base = None
         if needs_x:

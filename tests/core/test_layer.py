@@ -144,18 +144,17 @@ def test_kept_design_follows_in_place_edits_of_the_input_and_grid_updates():
     layer = _layer("dense", grid=6)
     x = float64(200, 3, seed=6, lo=-1.0, hi=1.0)
     fresh = lambda: layer(x.clone().requires_grad_()).detach()  # noqa: E731 - an input needing a gradient: never kept
-    # (the kept design is multiplied in transposed form: the same sums up to round-off; a stale one is far off)
-    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=1e-14)
-    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=1e-14)  # second call: from the kept design
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)  # second call: from the kept design
     assert len(layer._designs) == 1
     with torch.no_grad():
         x.mul_(0.5)  # same tensor, new values
-    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=1e-14)
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)
     layer.update_grid_(x)  # new knots
-    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=1e-14)
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)
     with torch.no_grad():
         layer.coef.add_(0.1)  # weights are never kept
-    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=1e-14)
+    torch.testing.assert_close(layer(x), fresh(), rtol=0, atol=0)
 
 
 def test_initialization_follows_reference():

@@ -33,7 +33,7 @@ def test_operators_name_misuse():
         gradient(x * 2, x)
 
 
-@pytest.mark.parametrize(("grid", "mode"), [(5, "dense"), (60, "sparse"), (60, "polynomial")])
+@pytest.mark.parametrize(("grid", "mode"), [(5, "dense"), (60, "sparse"), (5, "polynomial"), (60, "polynomial")])
 def test_jet_matches_autograd_to_1e10(grid, mode):
     model = KAN([2, 4, 3, 2], grid=grid, seed=3, dtype=torch.float64, basis_mode=mode)
     model.update_grid_(float64(300, 2, lo=-0.8, hi=0.9))  # non-uniform grids
@@ -41,7 +41,7 @@ def test_jet_matches_autograd_to_1e10(grid, mode):
     _assert_jet_matches_autograd(model, x)
 
 
-@pytest.mark.parametrize(("grid", "mode"), [(5, "dense"), (60, "sparse")])
+@pytest.mark.parametrize(("grid", "mode"), [(5, "dense"), (60, "sparse"), (5, "polynomial")])
 def test_jet_at_fixed_points_from_kept_designs_matches_the_computed_jet(grid, mode):
     # fixed collocation points (no gradient needed): the input layer's designs are kept from the 2nd call
     model = KAN([2, 4, 1], grid=grid, seed=4, dtype=torch.float64, basis_mode=mode)
