@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from kansci.core.basis import BasisTable, horner
+from kansci.core.basis import BasisTable, _falling, horner
 from kansci.core.fused import effective_weights, parameter_grads, silu_slope
 
 __all__ = ["edge_derivatives", "edge_polynomials", "edge_values", "polynomial_layer"]
@@ -51,7 +51,7 @@ def edge_values(x: Tensor, spline_weight: Tensor, table: BasisTable) -> Tensor:
     ``spline_weight`` is (in_features * (G + k), out_features): coefficients,
     scaled or not, as :func:`edge_polynomials` takes them.
     """
-    _, _, values = _positions(x, spline_weight, table, (0,))
+    values = _positions(x, spline_weight, table, (0,))[3]
     return values.view(x.shape[1], x.shape[0], -1).transpose(0, 1)
 
 
@@ -83,22 +83,90 @@ def edge_derivatives(
 ) -> tuple[Tensor, ...]:
     """Derivatives in x of the given orders of every edge's spline, each (in * batch, out), input-major.
 
-    One lookup serves every order; differentiable (plain operations), as the
-    exact PDE derivatives need for training.
+    One lookup serves every order, as one autograd node: its backward pass
+    needs the next order of each (evaluated in the forward pass from the same
+    lookup) and scatters the gradient into the interval polynomials, as the
+    layer's does. A double backward recomputes with differentiable operations.
     """
-    return _positions(x, spline_weight, table, orders)[2:]
+    return _EdgeDerivatives.apply(x, spline_weight, table, tuple(orders))
+
+
+class _EdgeDerivatives(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, spline_weight, table, orders):  # type: ignore[override]
+        higher = tuple(d + 1 for d in orders)
+        wanted = tuple(sorted(set(orders) | set(higher)))
+        row, u, inv_width, *derivs = _positions(x, spline_weight, table, wanted)
+        by_order = dict(zip(wanted, derivs))
+        ctx.table, ctx.orders = table, orders
+        ctx.save_for_backward(x, spline_weight, row, u, inv_width, *(by_order[d] for d in higher))
+        return tuple(by_order[d] for d in orders)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor):  # type: ignore[override]
+        x, spline_weight, row, u, inv_width, *higher = ctx.saved_tensors
+        table: BasisTable = ctx.table
+        orders = ctx.orders
+        if torch.is_grad_enabled():  # double backward: the same formulas on differentiable operations
+            row, u, inv_width, *higher = _positions(x, spline_weight, table, tuple(d + 1 for d in orders))
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:  # d/dx of order d is order d + 1
+            through = sum((g * h).sum(-1) for g, h in zip(grads, higher))
+            grad_x = through.view(x.shape[1], x.shape[0]).t()
+        if ctx.needs_input_grad[1]:
+            terms = _order_terms(u, inv_width, dict(zip(orders, grads)), table.k)
+            grad_weight = _coefficient_grad(terms, row, table)
+        return grad_x, grad_weight, None, None
+
+
+def _order_terms(u: Tensor, inv_width: Tensor, grads: dict[int, Tensor], k: int) -> Tensor:
+    """Per (input, point): the gradient of the scaled coefficients S_p, (in * batch, k + 1, out).
+
+    Order r of a polynomial is ``inv_width^r sum_{p >= r} c(r, p) S_p u^(p - r)``
+    with ``c(0, p) = 1 / p`` (1 at p = 0) and ``c(r, p) = (p - 1)! / (p - r)!``
+    (see :func:`kansci.core.basis.horner`); ``grads[r]`` is the gradient of order r.
+    """
+    powers = [None, u]
+    for _ in range(k - 1):
+        powers.append(powers[-1] * u)
+    weighted = {r: g if r == 0 else g * (inv_width if r == 1 else inv_width.pow(r)) for r, g in grads.items()}
+    columns = []
+    for p in range(k + 1):
+        column = None
+        for r in sorted((r for r in weighted if r <= p), reverse=True):  # the r = p term needs no product
+            g = weighted[r]
+            c = (1.0 / p if p else 1.0) if r == 0 else float(_falling(p - 1, r - 1))
+            if column is not None:
+                column = torch.addcmul(column, g, powers[p - r], value=c)
+            elif p == r:
+                column = g if c == 1.0 else g * c
+            else:
+                column = g * powers[p - r] if c == 1.0 else (g * powers[p - r]).mul_(c)
+        columns.append(column if column is not None else torch.zeros_like(next(iter(weighted.values()))))
+    return torch.stack(columns, dim=1)
+
+
+def _coefficient_grad(terms: Tensor, row: Tensor, table: BasisTable) -> Tensor:
+    """The gradient of the spline weights, (in * (G + k), out), from per-point gradients of the interval
+    polynomials' scaled coefficients (``terms``, (in * batch, k + 1, out)) at table rows ``row``."""
+    n_out = terms.shape[2]
+    rows = terms.new_zeros(table.consts.shape[0], terms.shape[1] * n_out)
+    per_row = rows.index_add(0, row, terms.reshape(terms.shape[0], -1)).view(-1, terms.shape[1], n_out)
+    window = torch.bmm(table.polynomials.transpose(1, 2), per_row).view(-1, n_out)
+    n_weights = table.knots.shape[0] * table.n_basis
+    return window.new_zeros(n_weights, n_out).index_add(0, table.flat_index.view(-1), window)
 
 
 def _positions(x: Tensor, spline_weight: Tensor, table: BasisTable, orders: tuple[int, ...]) -> tuple[Tensor, ...]:
-    """Per (input, point), input-major: the row, the position u in the interval (a column), and the splines'
-    derivatives of the given orders at it, each (in * batch, out)."""
+    """Per (input, point), input-major: the row, the position u in the interval and the interval's reciprocal
+    width (columns), and the splines' derivatives of the given orders at it, each (in * batch, out)."""
     k, n_out = table.k, spline_weight.shape[1]
     xt = x.t().contiguous()  # each input's points together: the lookups below read contiguous rows
     row = table.locate(xt, features_first=True).view(-1)
     rows = torch.cat([table.bounds, edge_polynomials(spline_weight, table).view(-1, (k + 1) * n_out)], dim=1)
     left, inv_width, *scaled = rows.index_select(0, row).split([1, 1] + [n_out] * (k + 1), dim=1)
     u = (xt.view(-1, 1) - left) * inv_width
-    return row, u, *horner(u, scaled, inv_width, orders)
+    return row, u, inv_width, *horner(u, scaled, inv_width, orders)
 
 
 class _PolynomialLayer(torch.autograd.Function):
@@ -107,7 +175,7 @@ class _PolynomialLayer(torch.autograd.Function):
         batch, n_in = x.shape
         spline_weight, base_weight = effective_weights(coef, scale_spline, scale_base, mask, stacked=False)
         n_out = spline_weight.shape[1]
-        row, u, values, *slope = _positions(x, spline_weight, table, (0, 1) if ctx.needs_input_grad[0] else (0,))
+        row, u, _, values, *slope = _positions(x, spline_weight, table, (0, 1) if ctx.needs_input_grad[0] else (0,))
         silu = F.silu(x)
         out = torch.addmm(values.view(n_in, batch, n_out).sum(0), silu, base_weight)
         ctx.table = table
@@ -124,7 +192,7 @@ class _PolynomialLayer(torch.autograd.Function):
         needs_x, needs_params = ctx.needs_input_grad[0], ctx.needs_input_grad[1:4]
         if torch.is_grad_enabled():  # double backward: the same formulas on differentiable operations
             spline_weight, base_weight = effective_weights(coef, scale_spline, scale_base, mask, stacked=False)
-            row, u, _, *slope = _positions(x, spline_weight, table, (0, 1) if needs_x else (0,))
+            row, u, _, _, *slope = _positions(x, spline_weight, table, (0, 1) if needs_x else (0,))
             silu = F.silu(x)
         grad_x = grad_spline = grad_base = None
         if needs_x:
@@ -142,13 +210,7 @@ class _PolynomialLayer(torch.autograd.Function):
                 powers.append(powers[-1] * u)
             powers = torch.cat(powers, dim=1)  # (in * batch, k + 1)
             terms = powers.view(n_in, batch, k + 1, 1) * (grad.unsqueeze(1) * table.power_factors)
-            rows = grad.new_zeros(table.consts.shape[0], (k + 1) * n_out)
-            per_row = rows.index_add(0, row, terms.view(n_in * batch, -1)).view(-1, k + 1, n_out)
-            window = torch.bmm(table.polynomials.transpose(1, 2), per_row).view(-1, n_out)
-            grad_spline = coef.new_zeros(coef.shape[0] * coef.shape[1], n_out).index_add(
-                0, table.flat_index.view(-1), window
-            )
-            grad_spline = grad_spline.view(coef.shape)
+            grad_spline = _coefficient_grad(terms.view(n_in * batch, k + 1, n_out), row, table).view(coef.shape)
         if needs_params[2]:
             grad_base = silu.t() @ grad
         grads = parameter_grads(grad_spline, grad_base, coef, scale_spline, mask, needs_params)
