@@ -170,13 +170,6 @@ class BasisTable:
         return self.consts[:, :2].contiguous()
 
     @cached_property
-    def power_factors(self) -> Tensor:
-        """1, 1, 1/2, .., 1/k as a column (k + 1, 1): d (sum_p P_p u^p) / d S_p is u^p times these (see
-        :func:`horner`)."""
-        factors = [[1.0]] + [[1.0 / p] for p in range(1, self.k + 1)]
-        return torch.tensor(factors, dtype=self.consts.dtype, device=self.consts.device)
-
-    @cached_property
     def polynomials(self) -> Tensor:
         """Each row's local bases as scaled polynomial coefficients, shape (rows, k + 1 powers, k + 1 bases)."""
         return self.consts[:, 2:].unflatten(-1, (self.k + 1, self.k + 1)).contiguous()

@@ -29,6 +29,10 @@ __all__ = ["LBFGS"]
 class LBFGS(torch.optim.Optimizer):
     """Limited-memory BFGS over all parameters as one flat vector.
 
+    At each :meth:`step` the parameters (when they share a dtype and device)
+    are made views of one flat tensor, values unchanged, so that reading and
+    setting all of them is one operation.
+
     Parameters
     ----------
     params : iterable of Tensor

@@ -119,12 +119,13 @@ class _EdgeDerivatives(torch.autograd.Function):
         return grad_x, grad_weight, None, None
 
 
-def _order_terms(u: Tensor, inv_width: Tensor, grads: dict[int, Tensor], k: int) -> Tensor:
+def _order_terms(u: Tensor, inv_width: Tensor | None, grads: dict[int, Tensor], k: int) -> Tensor:
     """Per (input, point): the gradient of the scaled coefficients S_p, (in * batch, k + 1, out).
 
     Order r of a polynomial is ``inv_width^r sum_{p >= r} c(r, p) S_p u^(p - r)``
     with ``c(0, p) = 1 / p`` (1 at p = 0) and ``c(r, p) = (p - 1)! / (p - r)!``
-    (see :func:`kansci.core.basis.horner`); ``grads[r]`` is the gradient of order r.
+    (see :func:`kansci.core.basis.horner`); ``grads[r]`` is the gradient of order r (``inv_width`` may be
+    None when only order 0 is there).
     """
     powers = [None, u]
     for _ in range(k - 1):
@@ -186,7 +187,6 @@ class _PolynomialLayer(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         x, coef, scale_spline, scale_base, mask, base_weight, row, u, silu, *slope = ctx.saved_tensors
         table: BasisTable = ctx.table
-        k = table.k
         batch, n_in = x.shape
         n_out = grad.shape[1]
         needs_x, needs_params = ctx.needs_input_grad[0], ctx.needs_input_grad[1:4]
@@ -203,14 +203,10 @@ class _PolynomialLayer(torch.autograd.Function):
             else:
                 base = torch.ops.aten.silu_backward(base, x)
             grad_x = base + through.t()
-        if needs_params[0] or needs_params[1]:
-            # d value / d S_p = u^p / p (1 for p = 0), for every (input, point), times the output gradient
-            powers = [torch.ones_like(u), u]
-            for _ in range(k - 1):
-                powers.append(powers[-1] * u)
-            powers = torch.cat(powers, dim=1)  # (in * batch, k + 1)
-            terms = powers.view(n_in, batch, k + 1, 1) * (grad.unsqueeze(1) * table.power_factors)
-            grad_spline = _coefficient_grad(terms.view(n_in * batch, k + 1, n_out), row, table).view(coef.shape)
+        if needs_params[0] or needs_params[1]:  # every (input, point) passes on its output's gradient
+            per_point = grad.expand(n_in, batch, n_out).reshape(n_in * batch, n_out)
+            terms = _order_terms(u, None, {0: per_point}, table.k)
+            grad_spline = _coefficient_grad(terms, row, table).view(coef.shape)
         if needs_params[2]:
             grad_base = silu.t() @ grad
         grads = parameter_grads(grad_spline, grad_base, coef, scale_spline, mask, needs_params)

@@ -95,3 +95,24 @@ def test_lbfgs_minimizes_rosenbrock():
     for _ in range(5):
         optimizer.step(closure)
     assert torch.allclose(x.detach(), torch.ones(2, dtype=torch.float64), atol=1e-8)
+
+
+def test_a_parameter_whose_data_is_replaced_between_steps_is_still_optimized():
+    # the optimizer keeps the parameters as views of one flat tensor; new data (a load, a manual edit) must be seen
+    w = torch.nn.Parameter(torch.tensor([3.0, -2.0], dtype=torch.float64))
+    v = torch.nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
+    opt = LBFGS([w, v], max_iter=20)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w - 1).square().sum() + 2 * (v + 2).square().sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    torch.testing.assert_close(w.detach(), torch.ones(2, dtype=torch.float64))
+    w.data = torch.tensor([5.0, 5.0], dtype=torch.float64)
+    v.data = torch.tensor([7.0], dtype=torch.float64)
+    opt.step(closure)
+    torch.testing.assert_close(w.detach(), torch.ones(2, dtype=torch.float64))
+    torch.testing.assert_close(v.detach(), torch.full((1,), -2.0, dtype=torch.float64))
