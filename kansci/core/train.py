@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from kansci.core.io import model_record, read_checkpoint, state_copy, write_atomic
 from kansci.core.lbfgs import LBFGS
+from kansci.core.lm import LevenbergMarquardt
 from kansci.core.model import KAN
 from kansci.core.regularize import sparsity_penalty
 from kansci.datasets.base import Dataset
@@ -81,6 +82,23 @@ def _make_optimizer(params, opt: str, lr: float, lbfgs_iters: int) -> torch.opti
     return torch.optim.Adam(params, lr=lr)
 
 
+def _least_squares_optimizer(
+    model: nn.Module, dataset: Dataset | None, loss_fn, lamb: float, batch: int
+) -> LevenbergMarquardt:
+    """Levenberg-Marquardt on the training residuals, or an error naming what "lm" cannot fit."""
+    if dataset is None or loss_fn is not None or lamb > 0:
+        raise ValueError(
+            "opt='lm' fits the mean squared error of a Dataset: pass a Dataset without loss_fn and lamb, "
+            "or use opt='lbfgs'"
+        )
+    if batch != -1 and batch < dataset.train_input.shape[0]:
+        raise ValueError("opt='lm' uses every training sample at each step: pass batch=-1 or use opt='adam'")
+    x, y = dataset.train_input, dataset.train_label
+    redundant = "scale_spline" if isinstance(model, KAN) else None  # rescales the coefficients only
+    fitted = [p for name, p in model.named_parameters() if name.rpartition(".")[2] != redundant]
+    return LevenbergMarquardt(fitted, lambda rows: model(x[rows]) - y[rows], x.shape[0])
+
+
 def _finite(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
@@ -99,7 +117,7 @@ def fit(
     data: Dataset | LossClosure,
     *,
     steps: int = 100,
-    opt: Literal["lbfgs", "adam"] = "lbfgs",
+    opt: Literal["lbfgs", "adam", "lm"] = "lbfgs",
     lr: float | None = None,
     batch: int = -1,
     lamb: float = 0.0,
@@ -133,10 +151,16 @@ def fit(
         ``-> (loss, {name: value})`` to log components), as PDE solvers use.
     steps : int
         Optimizer steps. One LBFGS step runs up to ``lbfgs_iters`` iterations
-        with a strong-Wolfe line search.
-    opt : {"lbfgs", "adam"}
+        with a strong-Wolfe line search; one "lm" step is one
+        Levenberg-Marquardt iteration (one Jacobian).
+    opt : {"lbfgs", "adam", "lm"}
+        "lm" (:class:`kansci.core.lm.LevenbergMarquardt`) is for precision
+        fits of small models (up to a few thousand parameters): a
+        :class:`Dataset`, the default mean squared error, full batch and no
+        sparsity. It converges where LBFGS stalls (after grid extension, say);
+        a KAN's ``scale_spline`` (redundant with its coefficients) stays fixed.
     lr : float, optional
-        Default 1.0 for LBFGS, 1e-3 for Adam.
+        Default 1.0 for LBFGS, 1e-3 for Adam; "lm" sets its own steps.
     batch : int
         Minibatch size drawn each step; -1 uses all training samples.
     lamb, lamb_l1, lamb_entropy : float
@@ -174,8 +198,8 @@ def fit(
     ValueError
         On mismatched data and model, unknown optimizer, or bad settings.
     """
-    if opt not in ("lbfgs", "adam"):
-        raise ValueError(f"opt must be 'lbfgs' or 'adam', got {opt!r}")
+    if opt not in ("lbfgs", "adam", "lm"):
+        raise ValueError(f"opt must be 'lbfgs', 'adam' or 'lm', got {opt!r}")
     if steps < 0 or batch == 0 or batch < -1:
         raise ValueError(f"steps must be >= 0 and batch -1 or >= 1, got steps={steps}, batch={batch}")
     if checkpoint_every < 1 or eval_every < 1 or grid_update_every < 1:
@@ -197,7 +221,10 @@ def fit(
     history = History()
     start = 0
     params = list(model.parameters())
-    optimizer = _make_optimizer(params, opt, lr, lbfgs_iters)
+    if opt == "lm":
+        optimizer = _least_squares_optimizer(model, dataset, loss_fn, lamb, batch)
+    else:
+        optimizer = _make_optimizer(params, opt, lr, lbfgs_iters)
 
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():
