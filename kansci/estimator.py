@@ -37,9 +37,11 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         Spline order k (3 = cubic).
     steps : int, default=50
         Optimizer steps (one LBFGS step runs up to 20 iterations).
-    optimizer : {"lbfgs", "adam"}, default="lbfgs"
+    optimizer : {"lbfgs", "adam", "lm"}, default="lbfgs"
+        "lm" is Levenberg-Marquardt (one Jacobian per step): precision fits
+        of small networks, full batch, no regularization.
     learning_rate : float, optional
-        Default 1.0 for LBFGS, 1e-3 for Adam.
+        Default 1.0 for LBFGS, 1e-3 for Adam (unused by "lm").
     batch_size : int, default=-1
         Minibatch drawn each step; -1 uses all samples.
     regularization : float, default=0.0

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from kansci.core.io import model_record, read_checkpoint, state_copy, write_atomic
+from kansci.core.jacobian import has_closed_form_jacobian, output_jacobian
 from kansci.core.lbfgs import LBFGS
 from kansci.core.lm import LevenbergMarquardt
 from kansci.core.model import KAN
@@ -96,7 +97,16 @@ def _least_squares_optimizer(
     x, y = dataset.train_input, dataset.train_label
     redundant = "scale_spline" if isinstance(model, KAN) else None  # rescales the coefficients only
     fitted = [p for name, p in model.named_parameters() if name.rpartition(".")[2] != redundant]
-    return LevenbergMarquardt(fitted, lambda rows: model(x[rows]) - y[rows], x.shape[0])
+
+    def residuals(rows: slice) -> Tensor:
+        return model(x[rows]) - y[rows]
+
+    def jacobian(rows: slice) -> tuple[Tensor, dict[Tensor, Tensor]]:
+        out, blocks = output_jacobian(model, x[rows])
+        return out - y[rows], blocks
+
+    closed_form = jacobian if has_closed_form_jacobian(model) else None
+    return LevenbergMarquardt(fitted, residuals, x.shape[0], jacobian=closed_form)
 
 
 def _finite(model: nn.Module) -> bool:
@@ -158,7 +168,8 @@ def fit(
         fits of small models (up to a few thousand parameters): a
         :class:`Dataset`, the default mean squared error, full batch and no
         sparsity. It converges where LBFGS stalls (after grid extension, say);
-        a KAN's ``scale_spline`` (redundant with its coefficients) stays fixed.
+        from a random start, LBFGS first is safer (see :mod:`kansci.core.lm`). A KAN's
+        ``scale_spline`` (redundant with its coefficients) stays fixed.
     lr : float, optional
         Default 1.0 for LBFGS, 1e-3 for Adam; "lm" sets its own steps.
     batch : int

@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from kansci import KAN, KANRegressor, fit
+from kansci.core.jacobian import has_closed_form_jacobian, output_jacobian
 from kansci.core.lm import MAX_PARAMETERS, LevenbergMarquardt
 from kansci.datasets import Dataset, from_function
 
@@ -187,3 +188,55 @@ def test_estimator_accepts_lm():
     y = np.sin(2 * x[:, 0]) + x[:, 1] ** 2
     est = KANRegressor(hidden=(3,), optimizer="lm", steps=15).fit(x, y)
     assert est.score(x, y) > 0.9999
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse", "polynomial"])
+def test_closed_form_jacobian_equals_autograd(mode):
+    gen = torch.Generator().manual_seed(0)
+    model = KAN([3, 4, 2], grid=7, seed=0, dtype=torch.float64, basis_mode=mode)
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.scale_spline.uniform_(0.5, 1.5, generator=gen)
+            layer.coef.normal_(generator=gen)
+        model.layers[0].mask[1, 2] = 0.0  # a pruned edge
+    x = torch.rand(40, 3, generator=gen, dtype=torch.float64) * 2.4 - 1.2  # some points off the grid
+    out, blocks = output_jacobian(model, x)
+    torch.testing.assert_close(out, model(x).detach(), rtol=0, atol=1e-14)
+    params = [p for layer in model.layers for p in (layer.coef, layer.scale_base)]
+    y = model(x)
+    eye = torch.eye(y.numel(), dtype=y.dtype).view(-1, *y.shape)
+    grads = torch.autograd.grad(y, params, eye, is_grads_batched=True)
+    for p, g in zip(params, grads):
+        torch.testing.assert_close(blocks[p], g.view(*y.shape, *p.shape), rtol=0, atol=1e-13)
+    assert float(blocks[model.layers[0].coef][:, :, 1, :, 2].abs().max()) == 0.0  # nothing through the pruned edge
+
+
+def test_symbolic_edges_use_the_batched_backward_jacobian():
+    # data from the same KAN with other affine constants on its sin edge; only those are trainable: lm
+    # refits them (the closed form does not cover them: batched backward passes give the Jacobian) and
+    # converges quadratically (measured: train RMSE 1.7e-2, 7.6e-4, 2.9e-6, 9.9e-11, 9e-17)
+    x = _line_data().train_input
+    teacher = KAN([2, 2, 1], grid=5, seed=0, dtype=torch.float64)
+    teacher.layers[0].symbolic.set(0, 1, "sin", (3.0, 0.2, 0.4, 0.1))
+    model = KAN([2, 2, 1], grid=5, seed=0, dtype=torch.float64)
+    model.layers[0].symbolic.set(0, 1, "sin", (2.0, 0.1, 0.5, 0.2))
+    assert not has_closed_form_jacobian(model)
+    with pytest.raises(ValueError, match="symbolic"):
+        output_jacobian(model, x)
+    y = teacher(x).detach()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    affine = model.layers[0].symbolic.affine.requires_grad_(True)
+    history = fit(model, Dataset(x, y, x, y), steps=8, opt="lm", update_grid=False, progress=False)
+    assert history.train_rmse[0] > 1e-3 and history.train_rmse[-1] < 1e-13
+    torch.testing.assert_close(affine.detach(), torch.tensor([[3.0, 0.2, 0.4, 0.1]], dtype=torch.float64))
+
+
+def test_a_missing_jacobian_block_is_named():
+    model = KAN([2, 1], seed=0, dtype=torch.float64)
+    x = torch.zeros(3, 2, dtype=torch.float64)
+    optimizer = LevenbergMarquardt(
+        model.parameters(), lambda rows: model(x[rows]), 3, jacobian=lambda rows: output_jacobian(model, x[rows])
+    )
+    with pytest.raises(ValueError, match=r"no block for the parameters of shapes \[\(2, 1\)\]"):
+        optimizer.step()
