@@ -43,6 +43,9 @@ MAX_PARAMETERS = 10_000
 # a KAN's SiLU branch is nearly in the span of its splines, and that direction needs the damping near zero)
 SHRINK = 0.1
 
+# the damping stops growing here: its step is then below round-off of any parameter
+MAX_DAMPING = 1e20
+
 # samples per batched backward pass (each pass costs chunk^2 * width: small chunks waste less), and per call
 # of a closed-form Jacobian (whose memory grows with the chunk)
 JACOBIAN_CHUNK = 128
@@ -68,7 +71,9 @@ class LevenbergMarquardt(torch.optim.Optimizer):
         Initial ``mu`` (relative to the diagonal of ``J^T J``).
     max_tries : int
         Damping increases per step before it gives up (the step then leaves the
-        parameters unchanged: the fit has converged to round-off).
+        parameters unchanged: the fit has converged to round-off, and the next
+        step starts again from ``damping``). The damping stays at most
+        ``MAX_DAMPING``.
     jacobian : callable, optional
         ``jacobian(rows) -> (residuals, blocks)``: the residuals of the rows
         (detached) and, for every fitted parameter ``p``, ``blocks[p]`` of shape
@@ -158,6 +163,7 @@ class LevenbergMarquardt(torch.optim.Optimizer):
         start = self._vector()
         scale = gram.diagonal().clone()
         scale.clamp_(min=float(scale.max()) * 1e-12 if scale.numel() else 0.0).clamp_(min=torch.finfo(scale.dtype).tiny)
+        accepted = False
         for _ in range(group["max_tries"]):
             mu = group["damping"]
             factor, info = torch.linalg.cholesky_ex(gram + torch.diag(mu * scale))
@@ -171,11 +177,15 @@ class LevenbergMarquardt(torch.optim.Optimizer):
                     rho = (float(loss) - new) / max(predicted, torch.finfo(gram.dtype).tiny)
                     group["damping"] = mu * max(SHRINK, 1.0 - (2.0 * rho - 1.0) ** 3)
                     group["growth"] = 2.0
+                    accepted = True
                     break
-            group["damping"] = mu * group["growth"]
+            if mu >= MAX_DAMPING:
+                break
+            group["damping"] = min(mu * group["growth"], MAX_DAMPING)
             group["growth"] *= 2.0
-        else:
-            self._assign(start)
+        if not accepted:  # no decrease at any damping: converged to round-off; start afresh next step
+            self._assign(start)  # (after a grid update, say)
+            group["damping"], group["growth"] = self.defaults["damping"], 2.0
         if closure is None:
             return None
         with torch.enable_grad():

@@ -240,3 +240,18 @@ def test_a_missing_jacobian_block_is_named():
     )
     with pytest.raises(ValueError, match=r"no block for the parameters of shapes \[\(2, 1\)\]"):
         optimizer.step()
+
+
+def test_at_convergence_steps_change_nothing_and_the_damping_stays_bounded():
+    x = torch.linspace(-1, 1, 50, dtype=torch.float64)[:, None]
+    y = 2.0 * torch.exp(-1.3 * x) + 0.5
+    model = _Exponential()
+    optimizer = LevenbergMarquardt(model.parameters(), lambda rows: model(x[rows]) - y[rows], len(x))
+    for _ in range(60):  # converges in about 15 steps; the rest find no decrease
+        optimizer.step()
+    theta = model.theta.detach().clone()
+    for _ in range(5):
+        optimizer.step()
+    assert torch.equal(model.theta.detach(), theta)
+    assert optimizer.param_groups[0]["damping"] == 1e-3  # (no decrease at any damping: it starts afresh)
+    assert optimizer.param_groups[0]["growth"] == 2.0
