@@ -69,7 +69,7 @@ def output_jacobian(model: KAN, x: Tensor) -> tuple[Tensor, dict[Tensor, Tensor]
             if index:
                 (grad,) = torch.autograd.grad(outputs[index], inputs[index], grad, retain_graph=True)
     blocks: dict[Tensor, Tensor] = {}
-    for layer, coefs, bases in zip(model.layers, coef_blocks, base_blocks):
-        blocks[layer.coef] = torch.stack(coefs, dim=1).detach()
-        blocks[layer.scale_base] = torch.stack(bases, dim=1).detach()
+    for layer, by_coef, by_base in zip(model.layers, coef_blocks, base_blocks):
+        blocks[layer.coef] = torch.stack(by_coef, dim=1).detach()
+        blocks[layer.scale_base] = torch.stack(by_base, dim=1).detach()
     return h, blocks

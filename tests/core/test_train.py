@@ -12,9 +12,9 @@ from kansci.core.regularize import sparsity_penalty
 from kansci.datasets import Dataset, from_function
 
 
-def _paper_data(n=1000):
+def _paper_data(n=1000, n_test=None):
     f = lambda x: torch.exp(torch.sin(torch.pi * x[:, 0]) + x[:, 1] ** 2)  # noqa: E731
-    return from_function(f, 2, n_train=n, n_test=n, seed=0, dtype=torch.float64)
+    return from_function(f, 2, n_train=n, n_test=n_test or n, seed=0, dtype=torch.float64)
 
 
 def test_sparsity_penalty_by_hand():
@@ -53,14 +53,7 @@ def test_grid_extension_to_20_reaches_1e5_with_levenberg_marquardt():
     # the first grid only), 10,000 training points. Test RMSE at G = 20, seeds 0-3: 3.7e-6 (this test),
     # 4.5e-6, 4.2e-6, 1.4e-5 (a poorer basin from G = 3 on); 200 LBFGS steps per grid: 1.3-2.6e-5
     # (benchmarks/bench_precision.py). With 3000 points 5 of 6 seeds reach < 1e-5; the sixth overfits.
-    data = from_function(
-        lambda x: torch.exp(torch.sin(torch.pi * x[:, 0]) + x[:, 1] ** 2),
-        2,
-        n_train=10_000,
-        n_test=1000,
-        seed=0,
-        dtype=torch.float64,
-    )
+    data = _paper_data(10_000, n_test=1000)
     model = KAN([2, 5, 1], grid=3, seed=0, dtype=torch.float64)
     test = {}
     for i, grid in enumerate((3, 5, 10, 20)):
@@ -70,6 +63,18 @@ def test_grid_extension_to_20_reaches_1e5_with_levenberg_marquardt():
         test[grid] = history.test_rmse[-1]
     assert test[5] < 1e-3
     assert test[20] < 1e-5
+
+
+def test_lm_goes_on_where_lbfgs_slows_after_grid_extension():
+    # a short version of the recipe above: after refining to G = 20, ten lm steps lower the train RMSE
+    # of 30 LBFGS steps by more than 5x
+    data = _paper_data(600)
+    model = KAN([2, 3, 1], grid=5, seed=0, dtype=torch.float64)
+    fit(model, data, steps=60, progress=False)
+    model = model.refine(20, data.train_input)
+    start = fit(model, data, steps=30, progress=False).train_rmse[-1]
+    history = fit(model, data, steps=10, opt="lm", update_grid=False, progress=False)
+    assert history.train_rmse[-1] < start / 5
 
 
 def test_lbfgs_fits_a_smooth_curve_to_high_precision():
