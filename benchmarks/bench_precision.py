@@ -27,6 +27,7 @@ import time
 
 import torch
 
+from benchmarks.bench_core import fit_target
 from kansci import KAN, fit
 from kansci.datasets import from_function
 
@@ -37,12 +38,8 @@ RECIPES = {
 }
 
 
-def target(x):
-    return torch.exp(torch.sin(torch.pi * x[:, 0]) + x[:, 1] ** 2)
-
-
 def run(recipe: str, seed: int, n_train: int) -> tuple[list[tuple[int, float, float]], float]:
-    data = from_function(target, 2, n_train=n_train, n_test=1000, seed=seed, dtype=torch.float64)
+    data = from_function(fit_target, 2, n_train=n_train, n_test=1000, seed=seed, dtype=torch.float64)
     model = KAN([2, 5, 1], grid=GRIDS[0], seed=seed, dtype=torch.float64)
     rows = []
     t0 = time.perf_counter()

@@ -121,7 +121,7 @@ class LevenbergMarquardt(torch.optim.Optimizer):
             p.copy_(vector[offset : offset + n].view_as(p))
             offset += n
 
-    def normal_equations(self) -> tuple[Tensor, Tensor, Tensor]:
+    def normal_equations(self) -> tuple[Tensor, Tensor, float]:
         """``J^T J``, ``J^T r`` and ``r^T r`` at the current parameters."""
         gram = rhs = None
         total = 0.0
@@ -131,7 +131,7 @@ class LevenbergMarquardt(torch.optim.Optimizer):
             gram = jac.T @ jac if gram is None else gram.addmm_(jac.T, jac)
             rhs = jac.T @ r if rhs is None else rhs.addmv_(jac.T, r)
             total += float(r.square().sum())
-        return gram, rhs, torch.tensor(total, dtype=gram.dtype)
+        return gram, rhs, total
 
     def _rows(self, rows: slice) -> tuple[Tensor, Tensor]:
         """The residuals of ``rows`` (flat, detached) and their Jacobian, shape (residuals, parameters)."""
@@ -161,8 +161,9 @@ class LevenbergMarquardt(torch.optim.Optimizer):
         with torch.enable_grad():
             gram, rhs, loss = self.normal_equations()
         start = self._vector()
-        scale = gram.diagonal().clone()
-        scale.clamp_(min=float(scale.max()) * 1e-12 if scale.numel() else 0.0).clamp_(min=torch.finfo(scale.dtype).tiny)
+        diagonal = gram.diagonal()
+        tiny = torch.finfo(gram.dtype).tiny
+        scale = diagonal.clamp(min=max(float(diagonal.max()) * 1e-12, tiny) if diagonal.numel() else tiny)
         accepted = False
         for _ in range(group["max_tries"]):
             mu = group["damping"]
@@ -173,8 +174,8 @@ class LevenbergMarquardt(torch.optim.Optimizer):
                 new = self._sum_squares()
                 # decrease of the quadratic model: h^T (mu D h - g), twice that of 1/2 |r|^2
                 predicted = float(h @ (mu * scale * h - rhs))
-                if math.isfinite(new) and new < float(loss):
-                    rho = (float(loss) - new) / max(predicted, torch.finfo(gram.dtype).tiny)
+                if math.isfinite(new) and new < loss:
+                    rho = (loss - new) / max(predicted, tiny)
                     group["damping"] = mu * max(SHRINK, 1.0 - (2.0 * rho - 1.0) ** 3)
                     group["growth"] = 2.0
                     accepted = True
