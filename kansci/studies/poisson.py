@@ -10,22 +10,23 @@ runs are stored in ``--out/runs`` at once, so an interrupted study resumes.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
 import platform
-import sys
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import xarray as xr
+from matplotlib.figure import Figure
 
 import kansci
-from kansci import netcdf, pde, sweep
+from kansci import pde, published
 from kansci.baselines import mlp
 from kansci.core.model import KAN
 from kansci.studies import common
@@ -43,19 +44,13 @@ PROBLEMS: dict[str, Callable[[], pde.Problem]] = {
     "inverse_poisson": pde.inverse_poisson,
 }
 
-# published relative L2 errors to place ours beside (REFERENCE.md)
-PAPER = {
-    "poisson_paper": {
-        "KAN [2,10,1] (paper, MSE ~1e-7)": (1e2, 7.3e-4),
-        "MLP (paper, MSE ~1e-5)": (1e4, 7.3e-3),
-    },
-    "helmholtz": {"adaptive PIKAN [2,8,8,1]": (None, 1.02e-3), "MLP-PINN": (None, 3.5e-3)},
-    "heat": {"adaptive PIKAN": (None, 2.10e-4)},
-    "burgers": {"adaptive PIKAN": (None, 2.43e-2), "PINNacle MLP (Adam->LBFGS)": (None, 1.33e-2)},
-    "allen_cahn": {"adaptive PIKAN": (None, 1.41e-2), "PINN+RBA": (None, 1.51e-2)},
-    "inverse_poisson": {"PINNacle vPINN": (None, 1.96e-2), "PINNacle vanilla PINN": (None, 9.42e-2)},
-}
-TARGET = {"poisson_paper": ("KAN [2,10,1]", 7.3e-4)}
+PAPER = published.PDE
+"""Published relative L2 errors to place ours beside, by problem (:data:`kansci.published.PDE`, with sources)."""
+TARGET = {"poisson_paper": ("KAN [2,10,1]", PAPER["poisson_paper"]["KAN [2,10,1] (paper, MSE ~1e-7)"].value)}
+VALIDATION_POINTS = 2000
+VALIDATION_SEED = 7919
+"""Validation points: uniform random in the domain (seed: the run's plus this), apart from the Sobol test points;
+the claims choose among runs by their error there, never by the test error they report."""
 TRAINING: dict[str, dict[str, Any]] = {
     # Helmholtz's training is chaotic (runs that differ only by round-off end 1.7e-3 vs 1.3e-2 without a
     # warm-up): 1000 Adam steps at lr 1e-2 first, 100 LBFGS steps per grid, and the KAN [2,10,1] over two
@@ -108,6 +103,19 @@ def _axis_names(time_axis: bool) -> tuple[str, str]:
     return ("x", "t") if time_axis else ("x", "y")
 
 
+def validation_errors(problem: pde.Problem, model: torch.nn.Module, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The final model's relative L2 error at :data:`VALIDATION_POINTS` validation points, as a run variable.
+
+    Empty when the problem has no exact solution. The claims select among runs by this error (the test error is
+    what they report).
+    """
+    if problem.exact is None:
+        return {}
+    seed, dtype = config["seed"] + VALIDATION_SEED, getattr(torch, config["dtype"])
+    points = pde.interior_points(problem, VALIDATION_POINTS, "random", seed=seed, dtype=dtype).to(config["device"])
+    return {"validation_relative_l2": ((), pde.errors(problem, model, points)["relative_l2"])}
+
+
 def run_config(config: Mapping[str, Any]) -> xr.Dataset:
     """Train one model on one problem; its stages, loss curve and solution as an xarray Dataset."""
     problem = PROBLEMS[config["problem"]]()
@@ -142,6 +150,7 @@ def run_config(config: Mapping[str, Any]) -> xr.Dataset:
     with torch.no_grad():
         u = result.model(mesh)[:, 0].reshape(len(ay), len(ax)).cpu().numpy()
     data["u"] = ((names[1], names[0]), u)
+    data |= validation_errors(problem, result.model, config)
     coords = {"stage": np.arange(len(stages)), "step": np.arange(len(data["loss"][1])), names[0]: ax, names[1]: ay}
     ds = xr.Dataset(data, coords=coords)
     ds.attrs = {
@@ -168,8 +177,10 @@ def gather(runs: Sequence[xr.Dataset], problem: pde.Problem, run_configs: Sequen
         ax, ay = combined[ax_name].values, combined[ay_name].values
         mesh = torch.cartesian_prod(torch.tensor(ay), torch.tensor(ax))[:, [1, 0]]
         combined["u_exact"] = ((ay_name, ax_name), problem.exact(mesh)[:, 0].reshape(len(ay), len(ax)).numpy())
+    describe(combined)
     combined.attrs = {
         "problem": problem.name,
+        "test_points": f"{TEST_POINTS} scrambled Sobol points in the domain (seed: the run's + 1)",
         "configs": json.dumps(list(run_configs)),
         "kansci_version": kansci.__version__,
         "torch_version": str(torch.__version__),
@@ -177,6 +188,64 @@ def gather(runs: Sequence[xr.Dataset], problem: pde.Problem, run_configs: Sequen
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return combined
+
+
+TEST_POINTS = int(inspect.signature(pde.solve).parameters["n_test"].default)
+"""Points where :func:`kansci.pde.solve` measures each stage's errors (``n_test``, its default here)."""
+_ON_TEST = f"at the {TEST_POINTS} scrambled Sobol test points in the domain (seed: the run's + 1)"
+_ON_GRID = f"on the {PLOT_POINTS}x{PLOT_POINTS} plotting grid (boundary included)"
+VARIABLES: dict[str, tuple[str, str]] = {
+    "n_params": ("trainable parameters at the end of the stage", "1"),
+    "grid": ("KAN grid intervals G of the stage (NaN for an MLP)", "1"),
+    "seconds": ("training wall time of the stage", "s"),
+    "relative_l2": (f"relative L2 error of u {_ON_TEST}", "1"),
+    "mse": (f"mean squared error of u {_ON_TEST}", "1"),
+    "max_error": (f"largest absolute error of u {_ON_TEST}", "1"),
+    "relative_h1": (f"relative H1 error of u {_ON_TEST}", "1"),
+    "validation_relative_l2": (
+        f"relative L2 error of the final model at {VALIDATION_POINTS} uniform random validation points "
+        "(seed: the run's + 7919); used to choose among runs",
+        "1",
+    ),
+    "loss": ("training loss: alpha * residual + boundary (+ initial, data) terms", "1"),
+    "residual": ("mean squared PDE residual at the collocation points", "1"),
+    "boundary": ("mean squared boundary misfit", "1"),
+    "initial": ("mean squared initial-condition misfit", "1"),
+    "data": ("mean squared misfit to the observations", "1"),
+    "u": (f"the model's solution (first output) {_ON_GRID}", "1"),
+    "u_exact": (f"the exact or reference solution {_ON_GRID}", "1"),
+    "kind": ("model family: kan or mlp", ""),
+    "width": ("layer widths (JSON)", ""),
+    "status": ("how the last training call ended", ""),
+}
+"""Variable -> (long_name, units) of ``results.nc``; quantities of the dimensionless problems have units "1"."""
+
+
+def describe(ds: xr.Dataset) -> xr.Dataset:
+    """Set ``long_name`` and ``units`` on every variable :data:`VARIABLES` (or a field suffix) names; in place."""
+    for name in ds.data_vars:
+        field = str(name).removeprefix("relative_l2_") if str(name).startswith("relative_l2_") else ""
+        if field:
+            long_name, units = f"relative L2 error of the field {field} {_ON_TEST}", "1"
+        elif name in VARIABLES:
+            long_name, units = VARIABLES[str(name)]
+        else:
+            continue
+        ds[name].attrs.update(long_name=long_name, units=units)
+    return ds
+
+
+def grid_relative_l2(ds: xr.Dataset) -> np.ndarray:
+    """Relative L2 error of each run's stored ``u`` against ``u_exact`` on the plotting grid (NaN without one).
+
+    Not the table's error: that one is measured at the Sobol test points inside the domain, this one on the
+    evenly spaced grid whose edge lies on the boundary, so the two differ.
+    """
+    if "u_exact" not in ds:
+        return np.full(ds.sizes["run"], np.nan)
+    exact = ds["u_exact"].values
+    diff = ds["u"].values - exact[None]
+    return np.sqrt((diff**2).sum(axis=(1, 2)) / (exact**2).sum())
 
 
 def _final(ds: xr.Dataset, var: str) -> np.ndarray:
@@ -190,9 +259,9 @@ def _final(ds: xr.Dataset, var: str) -> np.ndarray:
     return out
 
 
-def figures(ds: xr.Dataset, out: Path) -> list[Path]:
-    """solution.png, error_vs_params.png and losses.png from a gathered Dataset."""
-    paths = []
+def figures(ds: xr.Dataset) -> dict[str, Figure]:
+    """The figures ``solution``, ``error_vs_params`` and ``losses`` of a gathered Dataset, by file stem."""
+    out: dict[str, Figure] = {}
     ax_name, ay_name = _axis_names("t" in ds.dims)
     axes = (ds[ax_name].values, ds[ay_name].values)
     err = _final(ds, "relative_l2")
@@ -200,11 +269,9 @@ def figures(ds: xr.Dataset, out: Path) -> list[Path]:
             if (ds["kind"].values == kind).any()}  # fmt: skip
     fields = {} if "u_exact" not in ds else {"exact": ds["u_exact"].values}
     fields |= {str(ds["run"].values[i]): ds["u"].values[i] for i in best.values()}
-    fig = plot_solution(
+    out["solution"] = plot_solution(
         axes, fields, labels=(ax_name, ay_name), exact=ds["u_exact"].values if "u_exact" in ds else None
     )
-    paths.append(out / "solution.png")
-    fig.savefig(paths[-1], dpi=110)
 
     series: dict[str, tuple[list[float], list[float]]] = {}
     for i, name in enumerate(ds["run"].values):
@@ -220,17 +287,13 @@ def figures(ds: xr.Dataset, out: Path) -> list[Path]:
             line = series.setdefault(f"MLP depth {depth}", ([], []))
             line[0].extend(params[keep][-1:])
             line[1].extend(errs[keep][-1:])
-    refs = {k: v for k, v in PAPER.get(ds.attrs["problem"], {}).items() if v[0] is not None}
-    fig = plot_error_vs_params(series, references=refs)
-    paths.append(out / "error_vs_params.png")
-    fig.savefig(paths[-1], dpi=110)
+    refs = {k: (v.params, v.value) for k, v in PAPER.get(ds.attrs["problem"], {}).items() if v.params is not None}
+    out["error_vs_params"] = plot_error_vs_params(series, references=refs)
 
     parts = [p for p in ("loss", "residual", "boundary", "initial", "data") if p in ds]
     curves = {str(n): {p: ds[p].values[i] for p in parts} for i, n in enumerate(ds["run"].values)}
-    fig = plot_losses(curves)
-    paths.append(out / "losses.png")
-    fig.savefig(paths[-1], dpi=110)
-    return paths
+    out["losses"] = plot_losses(curves)
+    return out
 
 
 def summary(ds: xr.Dataset, wall_seconds: float, command: str) -> str:
@@ -241,8 +304,14 @@ def summary(ds: xr.Dataset, wall_seconds: float, command: str) -> str:
     lines += [f"Wall time of this invocation {wall_seconds:.0f} s; training time of all runs {train:.0f} s.", ""]
     cols = [c for c in ("relative_l2", "mse", "max_error", "relative_h1") if c in ds]
     cols += sorted(c for c in ds.data_vars if c.startswith("relative_l2_"))  # other fields, e.g. a coefficient
-    lines += ["| run | grids | params | " + " | ".join(cols) + " | train s |", "|---" * (4 + len(cols)) + "|"]
+    extra = ["validation relative_l2"] if "validation_relative_l2" in ds else []
+    extra += ["relative_l2 on the stored grid"] if "u_exact" in ds else []
+    lines += [
+        "| run | grids | params | " + " | ".join([*cols, *extra]) + " | train s |",
+        "|---" * (4 + len(cols) + len(extra)) + "|",
+    ]
     finals = {c: _final(ds, c) for c in [*cols, "n_params"]}
+    on_grid = grid_relative_l2(ds)
     for i, name in enumerate(ds["run"].values):
         grids = ds["grid"].values[i]
         grids = "→".join(str(int(g)) for g in grids[np.isfinite(grids)]) or "—"
@@ -252,14 +321,37 @@ def summary(ds: xr.Dataset, wall_seconds: float, command: str) -> str:
             grids,
             f"{int(finals['n_params'][i])}",
             *(f"{finals[c][i]:.2e}" for c in cols),
+            *([f"{float(ds['validation_relative_l2'].values[i]):.2e}"] if "validation_relative_l2" in ds else []),
+            *([f"{on_grid[i]:.2e}"] if "u_exact" in ds else []),
             f"{seconds:.0f}",
         ]
         lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        f"The error columns are measured {_ON_TEST}, at the end of each run's last stage. "
+        + (
+            f"The last column is the relative L2 error of the solution stored in results.nc (`u`, {_ON_GRID}) "
+            "against `u_exact` there: a different point set, so it differs from the table's relative_l2. "
+            if "u_exact" in ds
+            else ""
+        )
+        + (
+            f"Validation errors are at {VALIDATION_POINTS} uniform random points apart from the test points; "
+            "the claims choose among runs by them."
+            if "validation_relative_l2" in ds
+            else ""
+        ),
+    ]
     lines += _over_seeds(ds, finals.get("relative_l2"))
     refs = PAPER.get(problem)
     if refs:
         lines += ["", "Published (relative L2):", ""]
-        lines += [f"- {k}: {e:.2e}" + (f" with ~{p:.0e} parameters" if p else "") for k, (p, e) in refs.items()]
+        lines += [
+            f"- {k}: {ref.value:.2e}"
+            + (f" with ~{ref.params:.0e} parameters" if ref.params else "")
+            + f"; {ref.cite()}."
+            for k, ref in refs.items()
+        ]
     if problem in TARGET:
         run, limit = TARGET[problem]
         if run in ds["run"].values:
@@ -288,51 +380,68 @@ def _over_seeds(ds: xr.Dataset, errors: np.ndarray | None) -> list[str]:
     return ["", *lines] if lines else []
 
 
+def choose_run(ds: xr.Dataset, kind: str, label: str, ref: published.Published | None = None) -> tuple[int, str]:
+    """The run to set beside a published number, and how it was chosen; never by its test error.
+
+    Candidates are the runs of ``kind`` ("KAN" or "MLP"); when ``label`` names a width (``"KAN [2,10,1]"``) and
+    runs of that width exist (any seed), only those. Among several candidates the lowest
+    ``validation_relative_l2`` wins; without validation errors (runs stored by an older version) the
+    candidate whose parameter count is nearest the published one, else the first in the study's order.
+
+    Returns
+    -------
+    (int, str)
+        Index on ``run`` (-1 when no run of ``kind`` exists) and the rule that picked it.
+    """
+    names = [str(r) for r in ds["run"].values]
+    candidates = [i for i, r in enumerate(names) if r.split()[0] == kind]
+    width = re.search(r"\[[\d,\s]+\]", label)
+    if width is not None:
+        named = _name(kind, json.loads(width.group(0)))
+        same = [i for i in candidates if names[i].split(" seed ")[0] == named]
+        candidates = same or candidates
+    if not candidates:
+        return -1, ""
+    if len(candidates) == 1:
+        return candidates[0], "the only candidate"
+    if "validation_relative_l2" in ds:
+        valid = ds["validation_relative_l2"].values[candidates]
+        if np.isfinite(valid).any():
+            return candidates[int(np.nanargmin(valid))], f"lowest validation error of {len(candidates)}"
+    if ref is not None and ref.params:
+        params = _final(ds, "n_params")[candidates]
+        return candidates[int(np.nanargmin(np.abs(np.log(params / ref.params))))], "size nearest the published"
+    return candidates[0], "the first configured"
+
+
 def claims(ds: xr.Dataset) -> list[common.Claim]:
-    """The paper's (or the published anchors') relative L2 beside our best KAN and best MLP."""
+    """The paper's (or the published anchors') relative L2 beside ours: the named model, or the KAN / MLP chosen
+    on validation points (:func:`choose_run`); the test error is reported, never used to choose."""
     refs = PAPER.get(ds.attrs["problem"], {})
     errors = _final(ds, "relative_l2")
-    kinds = np.array([str(r).split()[0] for r in ds["run"].values])
     out = []
-    for label, (_, value) in refs.items():
+    for label, ref in refs.items():
         kind = "KAN" if ("KAN" in label and "MLP" not in label) else "MLP"
-        mine = errors[kinds == kind]
-        if mine.size and np.isfinite(mine).any():
-            best = int(np.nanargmin(np.where(kinds == kind, errors, np.nan)))
-            experiment = f"{ds.attrs['problem']}: relative L2, our best {kind} ({ds['run'].values[best]}) vs {label}"
-            out.append(common.error_claim(experiment, value, float(np.nanmin(mine))))
+        index, rule = choose_run(ds, kind, label, ref)
+        if index < 0 or not np.isfinite(errors[index]):
+            continue
+        experiment = f"{ds.attrs['problem']}: relative L2 at the test points, {ds['run'].values[index]} vs {label}"
+        out.append(common.error_claim(experiment, ref.value, float(errors[index]), note=f"{rule}; {ref.cite()}"))
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     parser = common.parser("poisson", __doc__.splitlines()[0], default_out="<problem>")
     parser.add_argument("--problem", choices=sorted(PROBLEMS), default="poisson_paper")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument("--device", type=common.torch_device, default="cpu", help="torch device, e.g. cuda")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out = args.out or Path("results") / (args.problem + ("_quick" if args.quick else ""))
-    out.mkdir(parents=True, exist_ok=True)
+    common.logging_setup()
+    out = common.output_folder(args.problem, args)
     run_configs = configs(args.problem, args.quick, args.seed, args.dtype, args.device)
-    workers = args.workers if args.workers is not None else (0 if args.device != "cpu" else None)
-    started = time.perf_counter()
-    runs = sweep.run(
-        run_config,
-        run_configs,
-        store=out / "runs",
-        workers=workers,
-        scheduler=args.scheduler,
-        progress=True,
-        desc=args.problem,
-    )
-    wall = time.perf_counter() - started
+    runs, wall = common.run_sweep(run_config, run_configs, args, out, args.problem)
     ds = gather(runs, PROBLEMS[args.problem](), run_configs)
-    netcdf.write(ds, out / "results.nc")
-    figures(ds, out)
-    command = "python -m kansci.studies.poisson " + " ".join(argv if argv is not None else sys.argv[1:])
-    (out / "summary.md").write_text(summary(ds, wall, command.strip()))
-    log.info("wrote %s", out)
-    log.info("%s", (out / "summary.md").read_text())
+    common.write_outputs(ds, out, figures(ds), summary(ds, wall, common.command_line("poisson", argv).strip()), runs)
     return ds
 
 
