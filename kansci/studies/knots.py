@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 import kansci
+from kansci import published
 from kansci.attribution import MEASURES, InputRanking, input_shares, rank_scores
 from kansci.baselines import mlp
 from kansci.datasets import Dataset, knots, load
@@ -61,13 +62,8 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 }
 """The input sets each model is trained on, by the name the results use."""
 
-PAPER_ACCURACY: dict[tuple[str, str], float] = {
-    ("KAN", "all"): 0.816,
-    ("MLP", "all"): 0.780,
-    ("KAN", "mu_r,mu_i,lambda"): 0.782,
-    ("KAN", "mu_r"): 0.650,
-}
-"""Test accuracies the paper reports (on DeepMind's data), by (model, input set)."""
+PAPER_ACCURACY: dict[tuple[str, str], float] = {key: p.value for key, p in published.KNOTS.items()}
+"""Test accuracies the paper reports (on DeepMind's data), by (model, input set): :data:`kansci.published.KNOTS`."""
 
 SETTINGS: dict[str, dict[str, int]] = {
     "quick": {"n_train": 1500, "n_test": 1000, "kan_steps": 8, "mlp_steps": 200, "seeds": 1},
@@ -468,7 +464,8 @@ def claims(ds: xr.Dataset) -> list[common.Claim]:
     for row in accuracy_table(ds):
         if row["paper"] is not None:
             experiment = f"knots: {row['model']} on {row['features']} inputs, test accuracy"
-            out.append(common.score_claim(experiment, 100 * row["paper"], 100 * row["mean"], note=note))
+            source = published.KNOTS[(row["model"], row["features"])].source
+            out.append(common.score_claim(experiment, 100 * row["paper"], 100 * row["mean"], note=f"{note}; {source}"))
     net = _runs(ds, "MLP", "all")["test_accuracy"].values
     for name in KANS:
         kan = _runs(ds, name, "all")["test_accuracy"].values
@@ -476,7 +473,7 @@ def claims(ds: xr.Dataset) -> list[common.Claim]:
             out.append(
                 common.target_claim(
                     f"knots: {name} accuracy >= the MLP's (all inputs)",
-                    "KAN 81.6% > MLP 78.0%",
+                    f"KAN {PAPER_ACCURACY[('KAN', 'all')]:.1%} > MLP {PAPER_ACCURACY[('MLP', 'all')]:.1%}",
                     f"{100 * kan.mean():.1f}% vs {100 * net.mean():.1f}%",
                     kan.mean() >= net.mean(),
                     note=f"seed mean; {_runs(ds, name, 'all')['n_params'].values[0]} vs "

@@ -29,7 +29,7 @@ FUNCTIONS: dict[str, tuple[int, ...]] = {
     "toy/exp_mean_sin2_100": (100, 1, 1),
     "toy/exp_sin_4": (4, 4, 2, 1),
 }
-"""Function -> the paper's KAN shape (REFERENCE.md §3.1)."""
+"""Function -> the paper's KAN shape (arXiv 2404.19756, §3.1, Figure 3.1)."""
 QUICK_FUNCTIONS = ("toy/xy",)
 
 run_config = scaling.run_config
