@@ -17,19 +17,20 @@ gaam     2 lambda cos(theta_n) / (1 - alpha cos theta_n)  t, nearest neighbours 
 maam     lambda cos(theta_n)                              t1 e^{-p (|n-m| - 1)}  lambda cosh p > E + t1 e^p
 =======  ===============================================  =====================  ==========================
 
-The mobility edge is the equality; these are the forms of REFERENCE.md §4.4 (t = t1 = 1).
+The mobility edge is the equality; these are the forms of the KAN paper
+(Liu et al. 2024, arXiv 2404.19756, §4.4; t = t1 = 1).
 
 - Mosaic (Wang et al., PRL 125, 196604, 2020) is written there with ``2 lambda' cos``;
   here ``lambda = 2 lambda'``. By Avila's global theory the Lyapunov exponent is
   ``max(0, ln|lambda U_{kappa-1}(E / 2t) / 2t|) / kappa`` (U: Chebyshev polynomial of the
   second kind), which gives the two rows above (kappa = 3: ``E^2 = t^2 (1 +- 2t / lambda)``).
 - GAAM (Ganeshan, Pixley & Das Sarma, PRL 114, 146601, 2015): ``alpha E = 2 sgn(lambda)
-  (|t| - |lambda|)``, REFERENCE's form for lambda > 0. The sign of t is a gauge choice
+  (|t| - |lambda|)``, the KAN paper's form for lambda > 0. The sign of t is a gauge choice
   (``psi_n -> (-1)^n psi_n``) but the sign of V is not: with ``-V`` the edge would read
   ``-alpha E = 2 (t - lambda)``.
 - MAAM (Biddle & Das Sarma, PRL 104, 070601, 2010) writes the hopping ``t e^{-p |n-m|}``;
   with ``t = t1 e^p`` (t1: the nearest-neighbour hopping) their edge ``lambda cosh p = E + t``
-  is REFERENCE's ``lambda cosh p = E + t1 e^p``. Hopping is positive; its sign matters here.
+  is the KAN paper's ``lambda cosh p = E + t1 e^p``. Hopping is positive; its sign matters here.
 
 All four formulas were checked against exact diagonalization (tests/datasets/test_anderson.py).
 

@@ -107,7 +107,7 @@ def test_exact_diagonalization_agrees_with_the_mobility_edge(model):
 def test_gaam_edge_with_negative_strength_uses_sign_of_lambda():
     agreement, _ = _agreement("gaam", n_systems=8, seed=1, strength_sign=-1.0)
     assert agreement >= 0.97  # measured 1.0000 (95.5% kept)
-    # REFERENCE's lambda > 0 form, alpha E > 2 (t - lambda), taken literally at lambda < 0 is wrong: measured 0.38
+    # the KAN paper's lambda > 0 form, alpha E > 2 (t - lambda), taken literally at lambda < 0 is wrong: measured 0.38
     rng = np.random.default_rng(1)
     alpha, strength, phase = -0.5, -1.4, rng.uniform(0, 2 * np.pi)
     result = anderson.spectrum("gaam", 377, strength=strength, alpha=alpha, phase=phase)

@@ -10,7 +10,7 @@ import torch
 import kansci.datasets as datasets
 from kansci.datasets import feynman
 
-# REFERENCE.md §3.3: the paper's dimensionless Feynman equations, in its order.
+# The KAN paper (arXiv 2404.19756) §3.3: its dimensionless Feynman equations, in its order.
 PAPER_IDS = (
     "I.6.2",
     "I.6.2b",

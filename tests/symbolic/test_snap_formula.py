@@ -158,7 +158,7 @@ def test_fix_symbolic_fits_one_edge():
 
 
 def test_paper_workflow_exp_sin():
-    """exp(sin(pi x) + y^2): [2,5,1], sparsify, prune to [2,1,1], auto_symbolic, retrain (REFERENCE.md)."""
+    """exp(sin(pi x) + y^2): [2,5,1], sparsify, prune to [2,1,1], auto_symbolic, retrain (arXiv 2404.19756, §2.5)."""
     f = lambda t: torch.exp(torch.sin(torch.pi * t[:, :1]) + t[:, 1:2] ** 2)  # noqa: E731
     data = from_function(f, 2, n_train=1000, n_test=1000, seed=0, dtype=torch.float64)
     model = KAN([2, 5, 1], grid=5, seed=1, dtype=torch.float64)
