@@ -1,5 +1,34 @@
+import importlib.util
+import os
+
 import pytest
 import torch
+
+ENGINES = {"pyoperon": "sr", "snappy": "knots", "distributed": "distributed"}
+"""Optional engines the tests use, and the kansci extra that installs each."""
+
+REQUIRE_ENGINES = os.environ.get("KANSCI_REQUIRE_ENGINES", "") == "1"
+"""Set KANSCI_REQUIRE_ENGINES=1 (as CI does) to fail, not skip, a test whose engine is missing."""
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(module): the test needs an optional engine (see tests/conftest.py)")
+
+
+def require(module: str) -> None:
+    """Skip the calling test when ``module`` is missing (fail under KANSCI_REQUIRE_ENGINES=1)."""
+    if importlib.util.find_spec(module) is not None:
+        return
+    message = f'needs {module}: pip install "kansci[{ENGINES[module]}]"'
+    if REQUIRE_ENGINES:
+        pytest.fail(f"{message} (KANSCI_REQUIRE_ENGINES=1 makes a missing engine an error)", pytrace=False)
+    pytest.skip(message)
+
+
+def pytest_runtest_setup(item):
+    for marker in item.iter_markers(name="needs"):
+        for module in marker.args:
+            require(module)
 
 
 @pytest.fixture(autouse=True)

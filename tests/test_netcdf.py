@@ -1,6 +1,5 @@
 """NetCDF records round-trip, and writing works with SnapPy and dask.distributed installed together."""
 
-import importlib.util
 import subprocess
 import sys
 
@@ -19,10 +18,7 @@ def test_write_is_atomic_and_reads_back(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["run.nc"]  # no temporary file left behind
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("snappy") is None or importlib.util.find_spec("distributed") is None,
-    reason="needs the optional extras knots (SnapPy) and distributed (dask) installed together",
-)
+@pytest.mark.needs("snappy", "distributed")
 def test_snappy_and_distributed_coexist(tmp_path):
     # a fresh interpreter: SnapPy's `snappy` module breaks distributed's compression probe unless guarded
     code = (

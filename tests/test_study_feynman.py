@@ -5,8 +5,8 @@ import pytest
 from kansci.studies import feynman
 
 
+@pytest.mark.needs("pyoperon")
 def test_quick_study(tmp_path):
-    pytest.importorskip("pyoperon", reason="pyoperon (extra 'sr') not installed")
     ds = feynman.main(["--quick", "--out", str(tmp_path), "--workers", "0"])
     assert {p.name for p in tmp_path.iterdir()} >= {"results.nc", "rmse.png", "summary.md", "runs"}
     assert list(ds["equation"].values) == list(feynman.QUICK_EQUATIONS)

@@ -1,12 +1,18 @@
 """The sweep runner: results in config order, one record per run, resume without rerunning."""
 
+import datetime
+import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
-from kansci import sweep
+import kansci
+from kansci import netcdf, sweep
+from kansci.datasets.base import from_function
 
 
 def square(config):
@@ -47,8 +53,10 @@ def test_a_failed_run_keeps_the_finished_ones(tmp_path):
         sweep.run(lambda c: 1.0, [{"a": 1}], workers=0)
 
 
+@pytest.mark.needs("distributed")
 def test_a_dask_local_cluster_runs_the_sweep_and_resumes(tmp_path):
-    distributed = pytest.importorskip("distributed", reason="dask[distributed] (extra 'distributed') not installed")
+    import distributed
+
     configs = [{"name": "dask", "a": a} for a in (1.0, 2.0, -3.0)]
     sweep.run(square, configs[:1], store=tmp_path, workers=0, progress=False)  # one run stored before
     # thread workers: a loaded 2-core CI machine can time out starting worker processes (nannies)
@@ -60,8 +68,143 @@ def test_a_dask_local_cluster_runs_the_sweep_and_resumes(tmp_path):
     assert len(list(tmp_path.glob("dask-*.nc"))) == 3
 
 
+@pytest.mark.needs("distributed")
 def test_an_unreachable_scheduler_is_named(monkeypatch):
-    pytest.importorskip("distributed", reason="dask[distributed] (extra 'distributed') not installed")
     monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", "2s")
     with pytest.raises(ConnectionError, match="tcp://127.0.0.1:1"):
         sweep.run(square, [{"a": 1}], scheduler="tcp://127.0.0.1:1", progress=False)
+
+
+def logged_square(config):
+    """A run that logs, as a long run logs its progress."""
+    logging.getLogger("kansci.tests").info("computing a=%s", config["a"])
+    return square(config)
+
+
+def test_log_records_of_worker_processes_reach_this_process(tmp_path, caplog):
+    configs = [{"a": a} for a in (2.0, 3.0)]
+    with caplog.at_level(logging.INFO, logger="kansci"):
+        results = sweep.run(logged_square, configs, store=tmp_path, workers=2, progress=False, desc="sq")
+    np.testing.assert_allclose([float(r["value"]) for r in results], [4.0, 9.0], rtol=0, atol=0)
+    messages = [r.getMessage() for r in caplog.records]
+    assert {"computing a=2.0", "computing a=3.0"} <= set(messages)  # logged in the workers, shown here
+    assert sum(m.startswith("sq: run ") and " finished in " in m for m in messages) == 2
+
+
+def test_records_carry_when_and_by_what_code_they_were_computed(tmp_path):
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    (result,) = sweep.run(square, [{"a": 2}], store=tmp_path, workers=0, progress=False)
+    stored = netcdf.read(next(tmp_path.glob("*.nc")))
+    for ds in (result, stored):
+        computed = datetime.datetime.strptime(ds.attrs["sweep_computed_at"], "%Y-%m-%dT%H:%M:%S%z")
+        assert before <= computed <= datetime.datetime.now(datetime.timezone.utc)
+        assert ds.attrs["sweep_kansci_version"] == kansci.__version__
+        assert ds.attrs["sweep_code_fingerprint"] == sweep.code_fingerprint(square)
+        assert ds.attrs["sweep_seconds"] >= 0.0
+    # the fingerprint covers the run function's own file outside the package, and only changes with the code
+    assert sweep.code_fingerprint(square) != sweep.code_fingerprint()
+    assert sweep.code_fingerprint(square) == sweep.code_fingerprint(logged_square)
+
+
+@pytest.mark.parametrize("changed", ["version", "code"])
+def test_a_run_stored_by_other_code_is_computed_again_or_refused(tmp_path, monkeypatch, caplog, changed):
+    configs = [{"name": "sq", "a": a} for a in (1.0, 2.0)]
+    old = sweep.run(square, configs, store=tmp_path, workers=0, progress=False)
+    if changed == "version":
+        monkeypatch.setattr(kansci, "__version__", kansci.__version__ + ".post1")
+    else:
+        monkeypatch.setattr(sweep, "code_fingerprint", lambda fn=None: "0123456789ab")
+    with pytest.raises(ValueError, match=r"sq-\w+\.nc was computed by other code: .*stale='rerun'"):
+        sweep.run(square, configs, store=tmp_path, workers=0, progress=False, stale="error")
+    calls = []
+
+    def counted(config):
+        calls.append(config["a"])
+        return square(config)
+
+    with caplog.at_level(logging.WARNING, logger="kansci.sweep"):
+        new = sweep.run(counted, configs, store=tmp_path, workers=0, progress=False)
+    assert calls == [1.0, 2.0]  # both stale runs ran again, none was reported from the old records
+    assert sum("computed by other code" in r.getMessage() for r in caplog.records) == 2
+    key = "sweep_kansci_version" if changed == "version" else "sweep_code_fingerprint"
+    assert all(n.attrs[key] != o.attrs[key] for n, o in zip(new, old))
+    assert len(list(tmp_path.glob("*.nc"))) == 2  # the records were replaced, not kept beside
+    again = sweep.run(lambda c: pytest.fail("current runs must not rerun"), configs, store=tmp_path, workers=0)
+    assert [float(r["value"]) for r in again] == [1.0, 4.0]
+
+
+INTERRUPT = {"after": None}
+"""Steps after which :func:`checkpointed_fit` raises, as a killed run stops (None: never)."""
+
+
+class Interrupted(Exception):
+    pass
+
+
+def checkpointed_fit(config, checkpoint=None):
+    """A run that trains a small KAN for 30 LBFGS steps, checkpointed every 5, counting the steps it takes."""
+    data = from_function(lambda x: torch.sin(3 * x[:, :1]) * x[:, 1:], 2, n_train=200, n_test=50, dtype=torch.float64)
+    model = kansci.KAN([2, 3, 1], grid=5, seed=config["seed"], dtype=torch.float64)
+    taken = []
+
+    def count(step, model, history):
+        taken.append(step)
+        if INTERRUPT["after"] is not None and len(taken) == INTERRUPT["after"]:
+            raise Interrupted(f"stopped after step {step}")
+
+    path = None if checkpoint is None else Path(checkpoint) / "fit.pt"
+    history = kansci.fit(
+        model, data, steps=30, checkpoint=path, checkpoint_every=5, resume=path is not None, callbacks=[count]
+    )
+    return xr.Dataset(
+        {"train_rmse": ("step", history.train_rmse), "loss": ("step", history.loss)},
+        attrs={"steps_taken": len(taken), "events": "; ".join(history.events)},
+    )
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    config = [{"name": "fit", "seed": 1}]
+    (whole,) = sweep.run(checkpointed_fit, config, store=tmp_path / "whole", workers=0, progress=False)
+    assert whole.attrs["steps_taken"] == 30
+    monkeypatch.setitem(INTERRUPT, "after", 17)  # the checkpoint of step 15 is the last one written
+    with pytest.raises(Interrupted):
+        sweep.run(checkpointed_fit, config, store=tmp_path / "cut", workers=0, progress=False)
+    assert [p.name for p in (tmp_path / "cut").iterdir()] == [
+        f"{sweep.config_key(config[0])}.{sweep.code_fingerprint(checkpointed_fit)}.partial"
+    ]
+    monkeypatch.setitem(INTERRUPT, "after", None)
+    (resumed,) = sweep.run(checkpointed_fit, config, store=tmp_path / "cut", workers=0, progress=False)
+    assert resumed.attrs["steps_taken"] == 15 and "resumed at step 15" in resumed.attrs["events"]
+    # the same 30 steps as the uninterrupted run: LBFGS and the data draws continue from the saved state
+    np.testing.assert_allclose(resumed["loss"].values, whole["loss"].values, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(resumed["train_rmse"].values, whole["train_rmse"].values, rtol=1e-9, atol=0)
+    assert [p.suffix for p in (tmp_path / "cut").iterdir()] == [".nc"]  # the checkpoints went with the record
+
+
+def test_a_poisson_run_resumes_in_the_stage_it_was_interrupted(tmp_path, monkeypatch):
+    from kansci.studies import common, poisson
+
+    config = next(c for c in poisson.configs("poisson_paper", True, 0, "float64", "cpu") if c["kind"] == "kan")
+    whole = poisson.run_config(config, checkpoint=tmp_path / "whole")
+    taken, stop = [], {"after": 12}  # 8 steps per grid on grids 5 and 10: stop in the second stage
+
+    def counting_logger(name, total, every=common.PROGRESS_SECONDS):
+        assert total == 16
+
+        def callback(step, model, history):
+            taken.append(step)
+            if len(taken) == stop["after"]:
+                raise Interrupted(f"stopped at step {step}")
+
+        return callback
+
+    monkeypatch.setattr(common, "step_logger", counting_logger)
+    monkeypatch.setattr(poisson, "CHECKPOINT_STEPS", 3)
+    with pytest.raises(Interrupted):
+        poisson.run_config(config, checkpoint=tmp_path / "cut")
+    taken.clear()
+    stop["after"] = None
+    resumed = poisson.run_config(config, checkpoint=tmp_path / "cut")
+    assert len(taken) == 2  # the first stage restored; the second resumed at its step 6 (checkpoint of 3 steps)
+    np.testing.assert_allclose(resumed["loss"].values, whole["loss"].values, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(resumed["relative_l2"].values, whole["relative_l2"].values, rtol=1e-9, atol=0)

@@ -8,6 +8,7 @@ import torch
 
 import kansci.datasets
 from kansci.datasets import knots
+from tests.conftest import require
 
 FIGURE_EIGHT_VOLUME = 2.029883212819307  # 4_1, twice the volume of the regular ideal tetrahedron
 FIVE_TWO_VOLUME = 2.828122088330783  # 5_2
@@ -160,7 +161,7 @@ def test_deepmind_csv_loader_rejects_bad_files(tmp_path):
 
 @pytest.fixture(scope="module")
 def generate():
-    pytest.importorskip("snappy", reason="SnapPy (extra 'knots') not installed")
+    require("snappy")
     from kansci.datasets import knots_generate
 
     return knots_generate
