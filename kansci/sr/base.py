@@ -55,19 +55,30 @@ class EngineUnavailable(RuntimeError):
 class Budget:
     """How long an engine searches, and its seed.
 
+    The search stops at whichever limit comes first. Give ``iterations`` so that
+    the same data, budget and seed give the same formula on any machine, and keep
+    ``seconds`` as a safety cap that a normal run never reaches: a search stopped
+    by the clock depends on the CPU's speed and load (the engines record which
+    limit stopped it in ``EngineResult.settings["stopped_by"]`` where they can tell).
+
     Parameters
     ----------
     seconds : float or None
-        Wall-clock limit (engines with whole-second limits round up).
+        Wall-clock cap (engines with whole-second limits round up).
     iterations : int or None
         Generations (operon) or iterations (PySR). At least one of ``seconds`` and
-        ``iterations`` must be given; the search stops at whichever comes first.
+        ``iterations`` must be given.
     seed : int
         Seed of the engine's random generator.
+
+    Examples
+    --------
+    >>> Budget(iterations=50, seed=1)  # 50 generations; the 600 s cap is a guard, not the limit
+    Budget(seconds=600.0, iterations=50, seed=1)
     """
 
-    seconds: float | None = 10.0
-    iterations: int | None = None
+    seconds: float | None = 600.0
+    iterations: int | None = 100
     seed: int = 0
 
     def __post_init__(self) -> None:

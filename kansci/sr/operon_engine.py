@@ -2,6 +2,13 @@
 
 Install with ``pip install "kansci[sr]"``. Operon's trees are translated to sympy
 node by node (:func:`operon_to_sympy`).
+
+Determinism: with a :class:`~kansci.sr.base.Budget` that stops on generations,
+a search is a function of the data, the options and the seed. The search runs on
+one thread by default (``n_threads=1``); pyoperon 0.6 gave the same formulas on
+1 and 2 threads (tests/sr/test_engines.py checks it), but one thread keeps it
+independent of the machine's core count. The floating-point details of the CPU
+can still change which seed finds a formula.
 """
 
 from __future__ import annotations
@@ -102,15 +109,36 @@ class OperonEngine:
         raw = [operon_to_sympy(entry["tree"], symbol_of) for entry in regressor.pareto_front_]
         candidates, best = pareto_front(raw, X, y, variables, self.precision)
         seconds = time.perf_counter() - start
+        generations = int(regressor.stats_["generations"])
+        stopped_by = _stopped_by(regressor)
         logger.info("operon: %d candidates in %.1f s, best %s", len(candidates), seconds, best.expr)
+        if stopped_by == "seconds" and budget.iterations is not None:
+            logger.warning(
+                "operon stopped at the %g s cap after %d of %d generations: the formula depends on the CPU's "
+                "speed; raise Budget.seconds",
+                budget.seconds,
+                generations,
+                budget.iterations,
+            )
         settings = {
             "options": dict(self.options),
             "budget": asdict(budget),
             "precision": self.precision,
-            "generations_run": int(regressor.stats_["generations"]),
+            "generations_run": generations,
+            "stopped_by": stopped_by,
             "versions": {"pyoperon": package_version("pyoperon"), "sympy": sympy.__version__},
         }
         return EngineResult(candidates, best, seconds, self.name, settings)
+
+
+def _stopped_by(regressor: Any) -> str:
+    """Which limit ended a fitted search: "generations", "evaluations" (max_evaluations) or "seconds"."""
+    stats = regressor.stats_
+    if int(stats["generations"]) >= regressor.generations:
+        return "generations"
+    if int(stats.get("evaluation_count", 0)) >= regressor.max_evaluations:
+        return "evaluations"
+    return "seconds"
 
 
 def _operon_functions() -> dict[Any, Callable[..., sympy.Expr]]:
