@@ -38,6 +38,12 @@ RunFn = Callable[[Mapping[str, Any]], xr.Dataset]
 CONNECT_TIMEOUT = "30s"
 """How long to wait for a Dask scheduler before giving up."""
 
+WORKER_TIMEOUT = 45.0
+"""Seconds a sweep waits while a Dask scheduler has no workers (at the start, or after losing all) before giving up."""
+
+_POLL_SECONDS = 5.0
+"""How often a Dask sweep with no finished run checks that the cluster still has workers."""
+
 
 def config_key(config: Mapping[str, Any]) -> str:
     """A short stable name for a config: its ``name`` entry (if any) and a hash of the whole."""
@@ -150,15 +156,45 @@ def _run_on_dask(
     threads: int,
     finish: Callable[[int, xr.Dataset], None],
 ) -> None:
-    """Submit the runs to a Dask cluster and store each as it completes."""
+    """Submit the runs to a Dask cluster and store each as it completes.
+
+    Raises ConnectionError when the scheduler cannot be reached within ``CONNECT_TIMEOUT``, and RuntimeError
+    when it has no workers for ``WORKER_TIMEOUT`` seconds (checked at the start and whenever no run finished
+    for a few seconds), instead of waiting for ever.
+    """
     if not todo:
         return
     distributed = netcdf.import_distributed()
     try:
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
     except OSError as err:
-        raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {err}") from err
+        raise ConnectionError(
+            f"cannot reach the Dask scheduler at {address}: {err}; start one with: python -m kansci.cluster scheduler"
+        ) from err
     with client:
+        _wait_for_workers(client, address)
         futures = {client.submit(_call, fn, configs[i], threads, pure=False): i for i in todo}
-        for future in distributed.as_completed(futures):
-            finish(futures[future], future.result())
+        pending = set(futures)
+        while pending:
+            try:
+                done, pending = distributed.wait(pending, timeout=_POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except distributed.TimeoutError:  # long runs, or a cluster that lost its workers
+                _wait_for_workers(client, address)
+                continue
+            for future in done:
+                finish(futures[future], future.result())
+
+
+def _wait_for_workers(client: Any, address: str) -> None:
+    """Return once the Dask cluster has a worker; RuntimeError saying how to start one after ``WORKER_TIMEOUT`` s."""
+    if client.nthreads():
+        return
+    command = f"python -m kansci.cluster worker {address}"
+    log.warning("the Dask scheduler at %s has no workers; waiting %g s for one (%s)", address, WORKER_TIMEOUT, command)
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except netcdf.import_distributed().TimeoutError as err:
+        raise RuntimeError(
+            f"the Dask scheduler at {address} has had no workers for {WORKER_TIMEOUT:g} s; start workers in the "
+            f"environment of this study (same kansci and extras), e.g.: {command}"
+        ) from err

@@ -1,0 +1,162 @@
+"""A Dask cluster started with ``python -m kansci.cluster`` stores what a local run stores; no workers: a clear error.
+
+The cluster commands must start where SnapPy (extra ``knots``) is installed, which breaks Dask's own commands.
+"""
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from kansci import cluster, netcdf, sweep
+from kansci.studies import continual
+
+needs_distributed = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None,
+    reason="dask.distributed not installed (extra 'distributed')",
+)
+
+START_TIMEOUT = 180.0
+"""Seconds to wait for the cluster's processes: each imports torch and kansci, slow on a loaded 2-core machine."""
+
+
+def one(config):
+    """A run that returns its input."""
+    return xr.Dataset({"value": ((), float(config["a"]))})
+
+
+def test_worker_arguments_default_to_one_thread_per_process():
+    assert cluster.worker_arguments(["tcp://h:8786"], cpus=4) == [
+        "tcp://h:8786",
+        "--nthreads",
+        "1",
+        "--nworkers",
+        "4",
+    ]
+    given = ["tcp://h:8786", "--nthreads=2", "--nworkers", "3"]
+    assert cluster.worker_arguments(given, cpus=4) == given
+
+
+def test_the_command_needs_a_role_and_names_the_extra(monkeypatch, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cluster.main([])
+    assert stop.value.code == 2
+    assert "scheduler" in capsys.readouterr().err
+
+    def missing():
+        raise ImportError('a Dask scheduler needs dask.distributed: pip install "kansci[distributed]"')
+
+    monkeypatch.setattr(netcdf, "import_distributed", missing)
+    with pytest.raises(SystemExit):
+        cluster.main(["scheduler"])
+    assert "kansci[distributed]" in capsys.readouterr().err
+
+
+@needs_distributed
+def test_a_scheduler_without_workers_is_named_quickly(monkeypatch):
+    distributed = netcdf.import_distributed()
+    monkeypatch.setattr(sweep, "WORKER_TIMEOUT", 1.0)
+    with distributed.LocalCluster(
+        n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as empty:
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="no workers for 1 s.*python -m kansci.cluster worker tcp://"):
+            sweep.run(one, [{"a": 1}], scheduler=empty.scheduler_address, progress=False)
+        waited = time.monotonic() - started
+    assert 1.0 <= waited < 60.0  # it waited for a worker, then stopped (before: silence until interrupted)
+
+
+def _start(args, log: Path) -> subprocess.Popen:
+    """``python -m kansci.cluster ARGS`` in a process group of its own (a worker command spawns processes)."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kansci.cluster", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Ask the group to stop (workers close, then their nanny), kill it if it does not within 30 s."""
+    for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(grace)
+            break
+    with contextlib.suppress(ProcessLookupError):  # nothing of the group outlives the test
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _cluster(folder: Path, workers: int):
+    """A scheduler and ``workers`` worker processes on 127.0.0.1 (free ports); yields a function giving the address."""
+    folder.mkdir()
+    address_file = folder / "scheduler.json"
+    started: list[subprocess.Popen] = []
+    try:
+        started.append(
+            _start(
+                ["scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0"]
+                + ["--scheduler-file", address_file],
+                folder / "scheduler.log",
+            )
+        )
+
+        def address() -> str:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not address_file.exists():
+                if started[0].poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the scheduler did not start:\n" + (folder / "scheduler.log").read_text())
+                time.sleep(0.2)
+            time.sleep(0.2)  # the file is written in one go, but give the writer a moment to close it
+            return json.loads(address_file.read_text())["address"]
+
+        worker = ["worker", address(), "--host", "127.0.0.1", "--nworkers", str(workers), "--dashboard-address", ":0"]
+        started.append(_start([*worker, "--local-directory", folder / "scratch"], folder / "workers.log"))
+        yield address
+    finally:
+        for process in reversed(started):
+            _stop(process)
+
+
+def _records(folder: Path) -> dict[str, xr.Dataset]:
+    """The stored runs by their name (file names carry a hash of the config and code, not compared here)."""
+    runs = [netcdf.read(path) for path in sorted((folder / "runs").glob("*.nc"))]
+    return {run.attrs["name"]: run for run in runs}
+
+
+@pytest.mark.slow
+@needs_distributed
+def test_a_study_on_a_real_cluster_stores_what_a_local_run_stores(tmp_path):
+    distributed = netcdf.import_distributed()
+    with _cluster(tmp_path / "cluster", workers=2) as address:
+        # while the cluster starts: the local run, in this process with one torch thread as each worker has
+        # (the study's training is chaotic: a different thread count changes its errors by up to 30%, measured)
+        torch.set_num_threads(1)
+        continual.main(["--quick", "--out", str(tmp_path / "local"), "--workers", "0"])
+        with distributed.Client(address(), timeout="60s") as client:
+            client.wait_for_workers(2, timeout=START_TIMEOUT)
+            assert len(client.nthreads()) == 2 and set(client.nthreads().values()) == {1}
+        continual.main(["--quick", "--out", str(tmp_path / "cluster_run"), "--scheduler", address()])
+    local, remote = _records(tmp_path / "local"), _records(tmp_path / "cluster_run")
+    assert sorted(local) == sorted(remote) == ["KAN", "MLP"]
+    for name, ds in local.items():
+        assert set(ds.data_vars) == set(remote[name].data_vars) == {"prediction", "rmse"}
+        for var in ds.data_vars:
+            # the same arithmetic on the same CPU: equal to round-off (a wrong config or seed differs by O(1))
+            np.testing.assert_allclose(remote[name][var].values, ds[var].values, rtol=1e-9, atol=1e-12)
+        assert remote[name].attrs["n_params"] == ds.attrs["n_params"]
+    # the study's outputs from the cluster are complete too
+    assert {p.name for p in (tmp_path / "cluster_run").iterdir()} >= {"results.nc", "summary.md", "phases.png"}
