@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,6 +75,29 @@ def test_a_scheduler_without_workers_is_named_quickly(monkeypatch):
             sweep.run(one, [{"a": 1}], scheduler=empty.scheduler_address, progress=False)
         waited = time.monotonic() - started
     assert 1.0 <= waited < 60.0  # it waited for a worker, then stopped (before: silence until interrupted)
+
+
+def slow(config):
+    """A run that takes ``config["seconds"]``."""
+    time.sleep(config["seconds"])
+    return xr.Dataset({"value": ((), 1.0)})
+
+
+@needs_distributed
+def test_a_cluster_that_loses_its_workers_mid_sweep_is_named(monkeypatch):
+    distributed = netcdf.import_distributed()
+    monkeypatch.setattr(sweep, "WORKER_TIMEOUT", 1.0)
+    monkeypatch.setattr(sweep, "_POLL_SECONDS", 0.2)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=":0"
+    ) as shrinking:
+        stop = threading.Timer(1.0, shrinking.scale, (0,))  # the only worker goes while the first run is running
+        stop.start()
+        try:
+            with pytest.raises(RuntimeError, match="no workers for 1 s"):
+                sweep.run(slow, [{"seconds": 2.0}, {"seconds": 2.1}], scheduler=shrinking.scheduler_address)
+        finally:
+            stop.cancel()
 
 
 def _start(args, log: Path) -> subprocess.Popen:
