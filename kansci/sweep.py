@@ -9,27 +9,59 @@ networks do not gain from intra-op threads, and processes do not share the
 GIL), to a Dask distributed cluster when a scheduler address is given (extra
 ``distributed``), or run in this process when ``workers=0``. Results always
 come back to this process, which alone writes the records.
+
+Provenance. A record is reused only when it was computed by the same code: it
+carries the kansci and torch versions and :func:`code_fingerprint` (a hash of
+the source of every module of the kansci package, and of the run function's own
+file when that lies outside the package) in its attributes, beside when it was
+computed (``sweep_computed_at``, UTC) and how long it took. A record from other
+code is stale: it is computed again (or refused, ``stale="error"``) and never
+returned as current. Hashing the whole package is deliberately coarse: any edit
+to kansci (even a docstring) reruns the stored runs, where a finer rule (only
+the modules a run imports) could miss a dependency; hashing ~100 small files
+takes milliseconds, once per process.
+
+Checkpoints. A run function that takes a ``checkpoint`` keyword gets a folder
+of its own, ``store/<key>.<fingerprint>.partial``, to keep checkpoints of a run
+in progress (e.g. ``kansci.fit(checkpoint=..., resume=True)``), so an
+interrupted run resumes instead of starting over; the folder is removed when
+the run's record is written, and not part of the config's key. Checkpoints of
+other code are removed, never resumed.
+
+Progress. Each finished run is logged (``logging``, INFO) and ticks a progress
+bar; log records that runs emit in local worker processes are forwarded to this
+process, so a run that logs its own progress (the studies log a line every few
+seconds) is seen within the run, also when the output is redirected.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import inspect
 import json
 import logging
+import logging.handlers
 import multiprocessing
 import os
+import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import xarray as xr
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
+import kansci
 from kansci import netcdf
 
-__all__ = ["config_key", "run"]
+__all__ = ["code_fingerprint", "config_key", "provenance", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +76,9 @@ WORKER_TIMEOUT = 45.0
 _POLL_SECONDS = 5.0
 """How often a Dask sweep with no finished run checks that the cluster still has workers."""
 
+STAMP = ("sweep_kansci_version", "sweep_torch_version", "sweep_code_fingerprint")
+"""Record attributes that must match the running code for a stored run to be reused."""
+
 
 def config_key(config: Mapping[str, Any]) -> str:
     """A short stable name for a config: its ``name`` entry (if any) and a hash of the whole."""
@@ -53,17 +88,118 @@ def config_key(config: Mapping[str, Any]) -> str:
     return f"{name}-{digest}"
 
 
-def _init_worker(threads: int) -> None:
+@functools.cache
+def _files_digest(files: tuple[str, ...], root: str) -> str:
+    digest = hashlib.sha1()
+    for file in files:
+        digest.update(os.path.relpath(file, root).replace(os.sep, "/").encode() + b"\0")
+        digest.update(Path(file).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def code_fingerprint(fn: Callable[..., Any] | None = None) -> str:
+    """A hash of the kansci package's source (every ``.py`` file), and of ``fn``'s file outside the package.
+
+    Parameters
+    ----------
+    fn : callable, optional
+        A run function; when its module lies outside kansci (a script, a test),
+        its source file joins the hash.
+
+    Returns
+    -------
+    str
+        12 hex digits; computed once per process and file set.
+    """
+    package = Path(kansci.__file__).resolve().parent
+    files = sorted(str(p) for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    extra = _source_file(fn)
+    if extra is not None and package not in extra.parents:
+        files.append(str(extra))
+    return _files_digest(tuple(files), str(package.parent))[:12]
+
+
+def _source_file(fn: Callable[..., Any] | None) -> Path | None:
+    fn = fn.fn if isinstance(fn, _WithCheckpoint) else fn
+    try:
+        name = inspect.getsourcefile(inspect.unwrap(fn)) if fn is not None else None
+    except TypeError:  # a builtin, a partial or another callable without a source file of its own
+        return None
+    return None if name is None else Path(name).resolve()
+
+
+def provenance(fn: Callable[..., Any] | None = None) -> dict[str, str]:
+    """The attributes a stored run must carry to be reused: kansci and torch versions, the code's fingerprint."""
+    return dict(zip(STAMP, (kansci.__version__, str(torch.__version__), code_fingerprint(fn))))
+
+
+@dataclass(frozen=True)
+class _WithCheckpoint:
+    """``fn(config, checkpoint=FOLDER)`` with a folder per run under ``store``: picklable for worker processes."""
+
+    fn: Callable[..., xr.Dataset]
+    store: str
+    fingerprint: str
+
+    def __call__(self, config: Mapping[str, Any]) -> xr.Dataset:
+        return self.fn(config, checkpoint=_checkpoint_folder(Path(self.store), config_key(config), self.fingerprint))
+
+
+def _checkpoint_folder(store: Path, key: str, fingerprint: str) -> Path:
+    return store / f"{key}.{fingerprint}.partial"
+
+
+def _takes_checkpoint(fn: Callable[..., Any]) -> bool:
+    try:
+        return "checkpoint" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # no signature to inspect
+        return False
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class _ToLocalLoggers(logging.Handler):
+    """Hands a record forwarded from a worker process to this process's logger of the same name."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+
+
+def _init_worker(threads: int, queue: Any = None, level: int = logging.WARNING) -> None:
     torch.set_num_threads(threads)
+    if queue is not None:  # the worker's log records go to the parent, which shows them
+        root = logging.getLogger()
+        root.handlers[:] = [logging.handlers.QueueHandler(queue)]
+        root.setLevel(level)
 
 
 def _call(fn: RunFn, config: Mapping[str, Any], threads: int | None = None) -> xr.Dataset:
     if threads is not None:  # a Dask worker: no initializer runs there
         torch.set_num_threads(threads)
+    started = time.perf_counter()
     result = fn(config)
     if not isinstance(result, xr.Dataset):
         raise TypeError(f"a sweep function must return an xarray.Dataset, got {type(result).__name__}")
-    return result
+    return result.assign_attrs(sweep_seconds=time.perf_counter() - started)
+
+
+def _read_record(path: Path, stamp: Mapping[str, str], stale: str) -> xr.Dataset | None:
+    """The stored run at ``path`` if the running code computed it; None (after a warning) if it is stale."""
+    ds = netcdf.read(path)
+    found = {k: ds.attrs.get(k) for k in STAMP}
+    if found == dict(stamp):
+        return ds
+    what = ", ".join(f"{k.removeprefix('sweep_')} {found[k]} (now {stamp[k]})" for k in STAMP if found[k] != stamp[k])
+    if stale == "error":
+        raise ValueError(
+            f"{path} was computed by other code: {what}; delete it (or the store) or pass stale='rerun' to recompute"
+        )
+    log.warning("%s was computed by other code (%s): running it again", path.name, what)
+    return None
 
 
 def run(
@@ -76,21 +212,23 @@ def run(
     scheduler: str | None = None,
     progress: bool | None = None,
     desc: str = "runs",
+    stale: Literal["rerun", "error"] = "rerun",
 ) -> list[xr.Dataset]:
     """Run ``fn`` on every config; results in the order of ``configs``.
 
     Parameters
     ----------
     fn : callable
-        ``fn(config) -> xarray.Dataset``; must be importable by name (a
-        module-level function) when ``workers > 0``, and a script that starts
-        workers must do so under ``if __name__ == "__main__":`` (processes are
-        spawned, so they import the script).
+        ``fn(config) -> xarray.Dataset``, or ``fn(config, checkpoint=None)``
+        to be given a checkpoint folder per run (with ``store``); must be
+        importable by name (a module-level function) when ``workers > 0``, and
+        a script that starts workers must do so under ``if __name__ ==
+        "__main__":`` (processes are spawned, so they import the script).
     configs : sequence of dict
         JSON-able; two configs with the same content are the same run.
     store : path, optional
-        Folder for one NetCDF record per finished run; existing records are
-        reused, so an interrupted sweep resumes.
+        Folder for one NetCDF record per finished run; existing records of the
+        same code are reused, so an interrupted sweep resumes.
     workers : int, optional
         Local worker processes (default: CPU count, at most the runs left);
         0 runs everything in this process.
@@ -102,50 +240,107 @@ def run(
         ignored). ``fn`` must be importable on the workers.
     progress : bool, optional
         A progress bar over runs (default: when stderr is a terminal).
+    desc : str
+        The progress bar's label.
+    stale : {"rerun", "error"}
+        What to do with a stored record computed by other code (another kansci
+        or torch version, or changed source): compute it again, or raise.
 
     Returns
     -------
     list of xarray.Dataset
+        Each with attributes ``sweep_computed_at`` (UTC, when its record was
+        written), ``sweep_seconds`` and the :func:`provenance` of its code.
+
+    Raises
+    ------
+    ValueError
+        For duplicate configs, a negative ``workers``, or a stale record with ``stale="error"``.
     """
     keys = [config_key(c) for c in configs]
     if len(set(keys)) != len(keys):
         raise ValueError("configs contain duplicates; give each run a distinct config")
-    folder = None if store is None else Path(store)
+    if workers is not None and workers < 0:
+        raise ValueError(f"workers must be >= 0 (0 runs in this process), got {workers}")
+    if stale not in ("rerun", "error"):
+        raise ValueError(f"stale must be 'rerun' or 'error', got {stale!r}")
+    folder = None if store is None else Path(store).resolve()
+    stamp = provenance(fn)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
+        if _takes_checkpoint(fn):
+            fn = _WithCheckpoint(fn, str(folder), stamp["sweep_code_fingerprint"])
     results: dict[int, xr.Dataset] = {}
     for i, key in enumerate(keys):
         if folder is not None and (folder / f"{key}.nc").exists():
-            results[i] = netcdf.read(folder / f"{key}.nc")
+            ds = _read_record(folder / f"{key}.nc", stamp, stale)
+            if ds is not None:
+                results[i] = ds
     todo = [i for i in range(len(configs)) if i not in results]
+    if folder is not None:
+        _remove_stale_checkpoints(folder, [keys[i] for i in todo], stamp["sweep_code_fingerprint"])
     if results:
         log.info("resuming: %d of %d runs already stored in %s", len(results), len(configs), folder)
     bar = tqdm(total=len(configs), initial=len(results), desc=desc, disable=None if progress is None else not progress)
 
     def finish(i: int, ds: xr.Dataset) -> None:
+        ds = ds.assign_attrs(stamp, sweep_computed_at=_now())
         if folder is not None:
             netcdf.write(ds, folder / f"{keys[i]}.nc")
+            shutil.rmtree(_checkpoint_folder(folder, keys[i], stamp["sweep_code_fingerprint"]), ignore_errors=True)
         results[i] = ds
         bar.update()
+        seconds = ds.attrs.get("sweep_seconds", float("nan"))
+        log.info("%s: run %s finished in %.0f s (%d of %d)", desc, keys[i], seconds, len(results), len(configs))
 
     n_workers = min(os.cpu_count() or 1, len(todo)) if workers is None else min(workers, len(todo))
     try:
-        if scheduler is not None:
-            _run_on_dask(fn, configs, todo, scheduler, threads_per_worker, finish)
-        elif n_workers <= 0 or (len(todo) == 1 and workers is None):
-            for i in todo:
-                finish(i, _call(fn, configs[i]))
-        else:
-            context = multiprocessing.get_context("spawn")  # fork and torch's thread pools do not mix
-            with ProcessPoolExecutor(n_workers, context, _init_worker, (threads_per_worker,)) as pool:
-                pending = {pool.submit(_call, fn, configs[i]): i for i in todo}
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        finish(pending.pop(future), future.result())
+        with logging_redirect_tqdm() if not bar.disable else contextlib.nullcontext():
+            if scheduler is not None:
+                _run_on_dask(fn, configs, todo, scheduler, threads_per_worker, finish)
+            elif n_workers <= 0 or (len(todo) == 1 and workers is None):
+                for i in todo:
+                    finish(i, _call(fn, configs[i]))
+            else:
+                _run_on_processes(fn, configs, todo, n_workers, threads_per_worker, finish)
     finally:
         bar.close()
     return [results[i] for i in range(len(configs))]
+
+
+def _run_on_processes(
+    fn: RunFn,
+    configs: Sequence[Mapping[str, Any]],
+    todo: list[int],
+    n_workers: int,
+    threads: int,
+    finish: Callable[[int, xr.Dataset], None],
+) -> None:
+    """Run on spawned local processes, forwarding their log records to this process's loggers."""
+    context = multiprocessing.get_context("spawn")  # fork and torch's thread pools do not mix
+    queue = context.Queue()
+    listener = logging.handlers.QueueListener(queue, _ToLocalLoggers())
+    level = logging.getLogger("kansci").getEffectiveLevel()
+    listener.start()
+    try:
+        with ProcessPoolExecutor(n_workers, context, _init_worker, (threads, queue, level)) as pool:
+            pending = {pool.submit(_call, fn, configs[i]): i for i in todo}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finish(pending.pop(future), future.result())
+    finally:
+        listener.stop()
+        queue.close()
+
+
+def _remove_stale_checkpoints(folder: Path, keys: Sequence[str], fingerprint: str) -> None:
+    """Delete the checkpoint folders of these runs that other code wrote: they must not be resumed."""
+    for key in keys:
+        for partial in folder.glob(f"{key}.*.partial"):
+            if partial.name != _checkpoint_folder(folder, key, fingerprint).name:
+                log.warning("removing %s: checkpoints of other code are not resumed", partial.name)
+                shutil.rmtree(partial, ignore_errors=True)
 
 
 def _run_on_dask(

@@ -142,8 +142,8 @@ class Interrupted(Exception):
 
 
 def checkpointed_fit(config, checkpoint=None):
-    """A run that trains a small KAN for 30 LBFGS steps, checkpointed every 5, counting the steps it takes."""
-    data = from_function(lambda x: torch.sin(3 * x[:, :1]) * x[:, 1:], 2, n_train=200, n_test=50, dtype=torch.float64)
+    """A run that trains a small KAN for 12 LBFGS steps, checkpointed every 4, counting the steps it takes."""
+    data = from_function(lambda x: torch.sin(3 * x[:, :1]) * x[:, 1:], 2, n_train=100, n_test=20, dtype=torch.float64)
     model = kansci.KAN([2, 3, 1], grid=5, seed=config["seed"], dtype=torch.float64)
     taken = []
 
@@ -154,7 +154,14 @@ def checkpointed_fit(config, checkpoint=None):
 
     path = None if checkpoint is None else Path(checkpoint) / "fit.pt"
     history = kansci.fit(
-        model, data, steps=30, checkpoint=path, checkpoint_every=5, resume=path is not None, callbacks=[count]
+        model,
+        data,
+        steps=12,
+        checkpoint=path,
+        checkpoint_every=4,
+        lbfgs_iters=5,
+        resume=path is not None,
+        callbacks=[count],
     )
     return xr.Dataset(
         {"train_rmse": ("step", history.train_rmse), "loss": ("step", history.loss)},
@@ -165,8 +172,8 @@ def checkpointed_fit(config, checkpoint=None):
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     config = [{"name": "fit", "seed": 1}]
     (whole,) = sweep.run(checkpointed_fit, config, store=tmp_path / "whole", workers=0, progress=False)
-    assert whole.attrs["steps_taken"] == 30
-    monkeypatch.setitem(INTERRUPT, "after", 17)  # the checkpoint of step 15 is the last one written
+    assert whole.attrs["steps_taken"] == 12
+    monkeypatch.setitem(INTERRUPT, "after", 7)  # the checkpoint of step 4 is the last one written
     with pytest.raises(Interrupted):
         sweep.run(checkpointed_fit, config, store=tmp_path / "cut", workers=0, progress=False)
     assert [p.name for p in (tmp_path / "cut").iterdir()] == [
@@ -174,8 +181,8 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     ]
     monkeypatch.setitem(INTERRUPT, "after", None)
     (resumed,) = sweep.run(checkpointed_fit, config, store=tmp_path / "cut", workers=0, progress=False)
-    assert resumed.attrs["steps_taken"] == 15 and "resumed at step 15" in resumed.attrs["events"]
-    # the same 30 steps as the uninterrupted run: LBFGS and the data draws continue from the saved state
+    assert resumed.attrs["steps_taken"] == 8 and "resumed at step 4" in resumed.attrs["events"]
+    # the same 12 steps as the uninterrupted run: LBFGS and the data draws continue from the saved state
     np.testing.assert_allclose(resumed["loss"].values, whole["loss"].values, rtol=1e-9, atol=0)
     np.testing.assert_allclose(resumed["train_rmse"].values, whole["train_rmse"].values, rtol=1e-9, atol=0)
     assert [p.suffix for p in (tmp_path / "cut").iterdir()] == [".nc"]  # the checkpoints went with the record
@@ -185,11 +192,12 @@ def test_a_poisson_run_resumes_in_the_stage_it_was_interrupted(tmp_path, monkeyp
     from kansci.studies import common, poisson
 
     config = next(c for c in poisson.configs("poisson_paper", True, 0, "float64", "cpu") if c["kind"] == "kan")
+    config = dict(config, n_interior=100, n_boundary=40, steps=4)  # grids 5 and 10, 4 steps each
     whole = poisson.run_config(config, checkpoint=tmp_path / "whole")
-    taken, stop = [], {"after": 12}  # 8 steps per grid on grids 5 and 10: stop in the second stage
+    taken, stop = [], {"after": 7}  # stop at the third step of the second stage
 
     def counting_logger(name, total, every=common.PROGRESS_SECONDS):
-        assert total == 16
+        assert total == 8
 
         def callback(step, model, history):
             taken.append(step)
@@ -199,12 +207,12 @@ def test_a_poisson_run_resumes_in_the_stage_it_was_interrupted(tmp_path, monkeyp
         return callback
 
     monkeypatch.setattr(common, "step_logger", counting_logger)
-    monkeypatch.setattr(poisson, "CHECKPOINT_STEPS", 3)
+    monkeypatch.setattr(poisson, "CHECKPOINT_STEPS", 2)
     with pytest.raises(Interrupted):
         poisson.run_config(config, checkpoint=tmp_path / "cut")
     taken.clear()
     stop["after"] = None
     resumed = poisson.run_config(config, checkpoint=tmp_path / "cut")
-    assert len(taken) == 2  # the first stage restored; the second resumed at its step 6 (checkpoint of 3 steps)
+    assert len(taken) == 2  # the first stage restored, not retrained; the second resumed at its step 2
     np.testing.assert_allclose(resumed["loss"].values, whole["loss"].values, rtol=1e-9, atol=0)
     np.testing.assert_allclose(resumed["relative_l2"].values, whole["relative_l2"].values, rtol=1e-9, atol=0)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from kansci.core.io import read_checkpoint
 from kansci.core.model import KAN
 from kansci.core.train import Callback, History, fit
 from kansci.pde.problems import Problem
@@ -186,6 +189,15 @@ def _resample(problem: Problem, model: nn.Module, x: Tensor, count: int, seed: i
     return torch.cat([x, pool[residual.topk(count).indices]])
 
 
+def _steps_to_resume(path: Path, steps: int) -> int:
+    """``steps``, or where a checkpointed fit call ended early (NaN restore, a callback's stop): it stays ended."""
+    if not path.exists():
+        return steps
+    state = read_checkpoint(path)
+    ended = isinstance(state, dict) and state.get("history", {}).get("status", "completed") != "completed"
+    return min(steps, int(state["step"])) if ended else steps
+
+
 def solve(
     problem: Problem,
     model: nn.Module,
@@ -210,6 +222,8 @@ def solve(
     seed: int = 0,
     progress: bool | None = None,
     callbacks: Sequence[Callback] = (),
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 10,
 ) -> SolveResult:
     """Train ``model`` so that it solves ``problem``.
 
@@ -253,6 +267,16 @@ def solve(
     callbacks : sequence of callable
         Passed to :func:`kansci.fit` for every stage (``cb(step, model, history)``;
         a true return value stops training).
+    checkpoint : path, optional
+        A folder for training checkpoints, one file per :func:`kansci.fit`
+        call (``fit-<i>.pt``: the Adam warm-up, then each stage), written every
+        ``checkpoint_every`` steps and at the end of the call. A solve started
+        again with the same folder, problem, model and settings resumes from
+        them: finished calls are restored, not retrained, and an interrupted
+        one loses at most ``checkpoint_every`` steps. A stage's ``seconds``
+        then count the time after resuming only.
+    checkpoint_every : int
+        Steps between two checkpoints.
 
     Returns
     -------
@@ -327,10 +351,19 @@ def solve(
         "callbacks": callbacks,
         "grid_samples": x_in if isinstance(model, KAN) else None,
     }
+
+    def fit_call(steps: int, **options) -> History:
+        """One fit call; with ``checkpoint`` it resumes from, and saves to, its own file there."""
+        if checkpoint is None:
+            return fit(result.model, loss, steps=steps, **options, **train_options)
+        path = Path(checkpoint) / f"fit-{len(result.histories)}.pt"
+        return fit(
+            result.model, loss, steps=_steps_to_resume(path, steps), checkpoint=path,
+            checkpoint_every=checkpoint_every, resume=True, **options, **train_options,
+        )  # fmt: skip
+
     if adam_steps:
-        result.histories.append(
-            fit(model, loss, steps=adam_steps, opt="adam", lr=adam_lr, update_grid=False, **train_options)
-        )
+        result.histories.append(fit_call(adam_steps, opt="adam", lr=adam_lr, update_grid=False))
     for stage, grid in enumerate([None, *grid_schedule]):
         started = time.perf_counter()
         if grid is not None:
@@ -342,10 +375,7 @@ def solve(
             if resample_every and (i > 0 or stage > 0):
                 net = HardDirichlet(result.model, problem) if hard_boundary else result.model
                 points["interior"] = _resample(problem, net, points["interior"], resample_count, seed + 100 * stage + i)
-            history = fit(
-                result.model, loss, steps=chunk, opt=opt, lr=lr,
-                update_grid=update_grid and stage == 0 and i == 0, **train_options,
-            )  # fmt: skip
+            history = fit_call(chunk, opt=opt, lr=lr, update_grid=update_grid and stage == 0 and i == 0)
             result.histories.append(history)
             if history.status != "completed":
                 break

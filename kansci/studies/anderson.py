@@ -511,7 +511,9 @@ def claims(ds: xr.Dataset) -> list[common.Claim]:
 def _parser() -> argparse.ArgumentParser:
     parser = common.parser("anderson", __doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=None, help=f"models (default all: {' '.join(RECIPES)})")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds --seed, --seed+1, ... per model (default 1)")
+    parser.add_argument(
+        "--seeds", type=common.positive_int, default=1, help="seeds --seed, --seed+1, ... per model (default 1)"
+    )
     return parser
 
 
@@ -523,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     runs, wall = common.run_sweep(run_config, run_configs, args, out, "anderson")
     ds = gather(runs, run_configs)
     figures = {f"boundary_{model}": figure(ds, model) for model in dict.fromkeys(ds["model"].values)}
-    common.write_outputs(ds, out, figures, summary(ds, wall, common.command_line("anderson", argv)))
+    common.write_outputs(ds, out, figures, summary(ds, wall, common.command_line("anderson", argv)), runs)
     return ds
 
 

@@ -1,8 +1,22 @@
-"""What every study shares: its command line, the sweep call, provenance attributes, writing outputs."""
+"""What every study shares: its command line, the sweep call, provenance attributes, writing outputs.
+
+Outputs. A study writes into ``--out``, by default ``results/<name>`` (``_quick``
+appended for ``--quick``, ``_seed<N>`` for a seed other than 0), so that every
+seed keeps its own summary, results and figures; the runs are stored in
+``<out>/runs`` and reused while the code is unchanged (:mod:`kansci.sweep`).
+``results.nc`` and ``summary.md`` say when their runs were computed
+(``runs_computed_from`` / ``runs_computed_to``, UTC) besides when the outputs
+were written.
+
+Progress. The sweep logs every finished run; a run logs a line every
+:data:`PROGRESS_SECONDS` seconds through :func:`step_logger`, so progress shows
+within long runs also when the output goes to a file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import platform
 import sys
@@ -20,6 +34,7 @@ import kansci
 from kansci import netcdf, sweep
 
 __all__ = [
+    "PROGRESS_SECONDS",
     "VERDICTS",
     "Claim",
     "error_claim",
@@ -27,52 +42,174 @@ __all__ = [
     "target_claim",
     "command_line",
     "logging_setup",
+    "non_negative_int",
     "output_folder",
+    "output_path",
     "parser",
+    "positive_int",
     "provenance_attrs",
     "run_sweep",
+    "scheduler_address",
+    "sr_engine",
+    "step_logger",
+    "torch_device",
     "write_outputs",
 ]
 
+PROGRESS_SECONDS = 10.0
+"""Seconds between two progress lines of a run in progress."""
+
+log = logging.getLogger("kansci.studies")
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def output_path(text: str) -> Path:
+    """An argparse type: a folder to write into (new or existing), never an existing file."""
+    path = Path(text)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            raise argparse.ArgumentTypeError(f"{part} is a file; give a folder (new or existing) for the outputs")
+    return path
+
+
+def scheduler_address(text: str) -> str:
+    """An argparse type: a Dask scheduler address, accepted only where dask.distributed is installed."""
+    if importlib.util.find_spec("distributed") is None:
+        raise argparse.ArgumentTypeError('a Dask scheduler needs dask.distributed: pip install "kansci[distributed]"')
+    if ":" not in text:
+        raise argparse.ArgumentTypeError(f"expected an address like tcp://HOST:PORT, got {text!r}")
+    return text
+
+
+def torch_device(text: str) -> str:
+    """An argparse type: a torch device this build of torch can use (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+            raise argparse.ArgumentTypeError(
+                f"{build} (torch {torch.__version__}); use --device cpu, or install a CUDA build of torch"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(
+                f"{text}: only {torch.cuda.device_count()} CUDA device(s) visible; use cuda:0 to cuda:"
+                f"{torch.cuda.device_count() - 1}"
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError("MPS is not available in this torch build or machine; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"device {text!r} is not supported by the studies; use cpu, cuda or mps")
+    return str(device)
+
+
+def sr_engine(name: str) -> str:
+    """An argparse type: a symbolic-regression engine that is installed here (its extra named if not)."""
+    from kansci import sr
+
+    try:
+        sr.get_engine(name)
+    except (ValueError, sr.EngineUnavailable) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return name
+
 
 def parser(name: str, description: str, default_out: str | None = None) -> argparse.ArgumentParser:
-    """The arguments every study takes: --quick, --out, --seed, --workers, --scheduler."""
+    """The arguments every study takes: --quick, --out, --seed, --workers, --scheduler (validated on parsing)."""
     p = argparse.ArgumentParser(prog=f"python -m kansci.studies.{name}", description=description)
     p.add_argument("--quick", action="store_true", help="a tiny run (about a minute): a smoke test")
-    p.add_argument("--out", type=Path, default=None, help=f"output folder (default results/{default_out or name})")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (0: run in this process)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (extra 'distributed')")
+    p.add_argument(
+        "--out",
+        type=output_path,
+        default=None,
+        help=f"output folder (default results/{default_out or name}, plus _quick for --quick, _seedN for --seed N>0)",
+    )
+    p.add_argument("--seed", type=non_negative_int, default=0, help="first random seed (default 0)")
+    p.add_argument(
+        "--workers", type=non_negative_int, default=None, help="local worker processes (0: run in this process)"
+    )
+    p.add_argument(
+        "--scheduler",
+        type=scheduler_address,
+        default=None,
+        help="Dask scheduler address tcp://HOST:PORT (extra 'distributed')",
+    )
     return p
 
 
 def logging_setup() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
 
 def output_folder(name: str, args: argparse.Namespace) -> Path:
-    out = args.out or Path("results") / (name + ("_quick" if args.quick else ""))
+    """``--out``, or ``results/<name>[_quick][_seed<N>]`` (seed 0 keeps the plain name); created if missing."""
+    default = name + ("_quick" if args.quick else "") + (f"_seed{args.seed}" if args.seed else "")
+    out = args.out or Path("results") / default
     out.mkdir(parents=True, exist_ok=True)
     return out
 
 
 def run_sweep(
-    fn: Callable[[Mapping[str, Any]], xr.Dataset],
+    fn: Callable[..., xr.Dataset],
     configs: Sequence[Mapping[str, Any]],
     args: argparse.Namespace,
     out: Path,
     desc: str,
 ) -> tuple[list[xr.Dataset], float]:
-    """Run the study's configs (stored in ``out/runs``, resumable); the results and the wall time in seconds."""
+    """Run the study's configs (stored in ``out/runs``, resumable); the results and the wall time in seconds.
+
+    Without ``--workers``, a study on an accelerator (``--device`` other than cpu) runs in this process.
+    """
     started = time.perf_counter()
-    runs = sweep.run(
-        fn, configs, store=out / "runs", workers=args.workers, scheduler=args.scheduler, progress=True, desc=desc
-    )
+    workers = args.workers
+    if workers is None and getattr(args, "device", "cpu") != "cpu":
+        workers = 0
+    runs = sweep.run(fn, configs, store=out / "runs", workers=workers, scheduler=args.scheduler, desc=desc)
     return runs, time.perf_counter() - started
 
 
+def step_logger(name: str, total: int, every: float = PROGRESS_SECONDS) -> Callable[..., None]:
+    """A :func:`kansci.fit` callback logging ``name``'s progress every ``every`` seconds.
+
+    ``total`` is the number of optimizer steps the run takes over all its fit
+    calls; each call of the callback counts one step (a resumed run counts
+    the steps of this process only).
+    """
+    state = {"steps": 0, "started": time.monotonic(), "last": time.monotonic()}
+
+    def callback(step: int, model: Any, history: Any) -> None:
+        state["steps"] += 1
+        now = time.monotonic()
+        if now - state["last"] >= every:
+            state["last"] = now
+            loss = history.loss[-1] if history.loss else float("nan")
+            log.info("%s: step %d of %d, loss %.3e (%.0f s)", name, state["steps"], total, loss, now - state["started"])
+
+    return callback
+
+
 def provenance_attrs(**extra: Any) -> dict[str, Any]:
-    """NetCDF attributes naming the software and the time of a result."""
+    """NetCDF attributes naming the software and the time of a result (``created``: when it was assembled)."""
     return {
         "kansci_version": kansci.__version__,
         "torch_version": str(torch.__version__),
@@ -86,13 +223,36 @@ def command_line(name: str, argv: Sequence[str] | None) -> str:
     return f"python -m kansci.studies.{name} " + " ".join(argv if argv is not None else sys.argv[1:])
 
 
-def write_outputs(ds: xr.Dataset, out: Path, figures: Mapping[str, Figure], summary: str) -> None:
-    """``results.nc``, one PNG per figure and ``summary.md`` into ``out``."""
+def computed_range(runs: Sequence[xr.Dataset]) -> tuple[str, str] | None:
+    """The earliest and latest ``sweep_computed_at`` (UTC) of the runs; None if none records it."""
+    stamps = sorted(str(r.attrs["sweep_computed_at"]) for r in runs if "sweep_computed_at" in r.attrs)
+    return (stamps[0], stamps[-1]) if stamps else None
+
+
+def write_outputs(
+    ds: xr.Dataset,
+    out: Path,
+    figures: Mapping[str, Figure],
+    summary: str,
+    runs: Sequence[xr.Dataset] = (),
+) -> None:
+    """``results.nc``, one PNG per figure and ``summary.md`` into ``out``.
+
+    With ``runs`` (the sweep's results), both say when those runs were computed
+    and when the outputs were written: stored runs may be older than this invocation.
+    """
+    written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    span = computed_range(runs)
+    if span is not None:
+        ds = ds.assign_attrs(runs_computed_from=span[0], runs_computed_to=span[1], written=written)
+        summary = summary.rstrip("\n") + (
+            f"\n\nRuns computed {span[0]} to {span[1]} UTC ({len(runs)} runs, stored in `runs/`); "
+            f"outputs written {written}.\n"
+        )
     netcdf.write(ds, out / "results.nc")
     for stem, fig in figures.items():
         fig.savefig(out / f"{stem}.png", dpi=120, bbox_inches="tight")
     (out / "summary.md").write_text(summary)
-    log = logging.getLogger("kansci.studies")
     log.info("wrote %s", out)
     log.info("%s", summary)
 

@@ -151,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     out = common.output_folder("continual", args)
     runs, wall = common.run_sweep(run_config, configs(args.quick, args.seed), args, out, "continual")
     ds = gather(runs)
-    common.write_outputs(ds, out, {"phases": figure(ds)}, summary(ds, wall, common.command_line("continual", argv)))
+    command = common.command_line("continual", argv)
+    common.write_outputs(ds, out, {"phases": figure(ds)}, summary(ds, wall, command), runs)
     return ds
 
 

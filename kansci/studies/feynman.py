@@ -207,16 +207,18 @@ def claims(ds: xr.Dataset) -> list[common.Claim]:
 def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     parser = common.parser("feynman", __doc__.splitlines()[0])
     parser.add_argument("--equations", nargs="+", default=None, help="equation ids (default: the paper's 27)")
-    parser.add_argument("--engine", default="operon", help="symbolic-regression engine: operon (default) or pysr")
+    parser.add_argument(
+        "--engine", type=common.sr_engine, default="operon", help="symbolic-regression engine: operon (default) or pysr"
+    )
     args = parser.parse_args(argv)
     common.logging_setup()
-    sr.get_engine(args.engine)  # a missing engine fails now, not in every worker
     out = common.output_folder("feynman", args)
     runs, wall = common.run_sweep(
         run_config, configs(args.quick, args.seed, args.equations, args.engine), args, out, "feynman"
     )
     ds = gather(runs)
-    common.write_outputs(ds, out, {"rmse": figure(ds)}, summary(ds, wall, common.command_line("feynman", argv)))
+    command = common.command_line("feynman", argv)
+    common.write_outputs(ds, out, {"rmse": figure(ds)}, summary(ds, wall, command), runs)
     return ds
 
 

@@ -159,5 +159,5 @@ def run(args: argparse.Namespace, out: Path, command: str) -> xr.Dataset:
         raise ValueError("--unsupervised reads the shipped table only; drop --csv")
     runs, wall = common.run_sweep(run_config, configs(args.quick, args.seed), args, out, "knot relations")
     ds = gather(runs)
-    common.write_outputs(ds, out, {"relations": figure(ds)}, summary(ds, wall, command))
+    common.write_outputs(ds, out, {"relations": figure(ds)}, summary(ds, wall, command), runs)
     return ds

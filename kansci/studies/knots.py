@@ -497,9 +497,11 @@ def claims(ds: xr.Dataset) -> list[common.Claim]:
 def _parser() -> argparse.ArgumentParser:
     parser = common.parser("knots", __doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, default=None, help="DeepMind's knot_theory_invariants.csv instead")
-    parser.add_argument("--seeds", type=int, default=None, help="splits (seeds --seed, --seed+1, ...); default 3")
-    parser.add_argument("--n-train", type=int, default=None, help="training knots per split")
-    parser.add_argument("--n-test", type=int, default=None, help="test knots per split")
+    parser.add_argument(
+        "--seeds", type=common.positive_int, default=None, help="splits (seeds --seed, --seed+1, ...); default 3"
+    )
+    parser.add_argument("--n-train", type=common.positive_int, default=None, help="training knots per split")
+    parser.add_argument("--n-test", type=common.positive_int, default=None, help="test knots per split")
     parser.add_argument(
         "--unsupervised", action="store_true", help="find relations among the invariants instead (no target)"
     )
@@ -520,7 +522,7 @@ def supervised(args: argparse.Namespace, out: Path, command: str) -> xr.Dataset:
         "attribution": attribution_figure(ds),
         "confusion": confusion_figure(ds),
     }
-    common.write_outputs(ds, out, figures, summary(ds, wall, command))
+    common.write_outputs(ds, out, figures, summary(ds, wall, command), runs)
     return ds
 
 

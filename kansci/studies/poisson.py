@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import math
+import os
 import platform
 import re
 import time
@@ -66,6 +67,9 @@ TRAINING: dict[str, dict[str, Any]] = {
 }
 """Full-run settings per problem beyond the shared ones (the ``--quick`` run keeps its own)."""
 PLOT_POINTS = 101
+CHECKPOINT_STEPS = 10
+"""Steps between checkpoints of a run: an LBFGS step takes up to ~2.5 s (the width-100 MLP on 2 cores), so an
+interrupted run loses well under a minute."""
 
 
 def configs(problem: str, quick: bool, seed: int, dtype: str, device: str) -> list[dict[str, Any]]:
@@ -116,8 +120,12 @@ def validation_errors(problem: pde.Problem, model: torch.nn.Module, config: Mapp
     return {"validation_relative_l2": ((), pde.errors(problem, model, points)["relative_l2"])}
 
 
-def run_config(config: Mapping[str, Any]) -> xr.Dataset:
-    """Train one model on one problem; its stages, loss curve and solution as an xarray Dataset."""
+def run_config(config: Mapping[str, Any], checkpoint: str | os.PathLike | None = None) -> xr.Dataset:
+    """Train one model on one problem; its stages, loss curve and solution as an xarray Dataset.
+
+    With ``checkpoint`` (a folder, which the sweep gives each run) training is checkpointed every
+    :data:`CHECKPOINT_STEPS` steps and resumes from there; progress is logged every few seconds.
+    """
     problem = PROBLEMS[config["problem"]]()
     dtype, device = getattr(torch, config["dtype"]), torch.device(config["device"])
     width = config["width"]
@@ -129,9 +137,11 @@ def run_config(config: Mapping[str, Any]) -> xr.Dataset:
         model = mlp(width, "tanh", seed=config["seed"], dtype=dtype, device=device)
         schedule = []
     extra = {key: config[key] for key in ("adam_steps", "adam_lr", "alpha") if key in config}
+    total = config.get("adam_steps", 0) + config["steps"] * (1 + len(schedule))
     result = pde.solve(
         problem, model, steps=config["steps"], n_interior=config["n_interior"], n_boundary=config["n_boundary"],
         grid_schedule=schedule, seed=config["seed"], progress=False, **extra,
+        callbacks=[common.step_logger(config["name"], total)], checkpoint=checkpoint, checkpoint_every=CHECKPOINT_STEPS,
     )  # fmt: skip
     stages = result.stages
     data: dict[str, Any] = {

@@ -324,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     out = common.output_folder("scaling", args)
     runs, wall = common.run_sweep(run_config, configs(args.quick, args.seed), args, out, "scaling")
     ds = gather(runs)
-    common.write_outputs(ds, out, figures(ds), summary(ds, wall, common.command_line("scaling", argv)))
+    common.write_outputs(ds, out, figures(ds), summary(ds, wall, common.command_line("scaling", argv)), runs)
     return ds
 
 

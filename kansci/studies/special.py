@@ -387,7 +387,8 @@ def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     out = common.output_folder("special", args)
     runs, wall = common.run_sweep(run_config, chosen, args, out, "special")
     ds = gather(runs)
-    common.write_outputs(ds, out, {"pareto": figure(ds)}, summary(ds, wall, common.command_line("special", argv)))
+    command = common.command_line("special", argv)
+    common.write_outputs(ds, out, {"pareto": figure(ds)}, summary(ds, wall, command), runs)
     return ds
 
 

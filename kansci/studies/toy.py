@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     out = common.output_folder("toy", args)
     runs, wall = common.run_sweep(run_config, configs(args.quick, args.seed), args, out, "toy")
     ds = gather(runs)
-    common.write_outputs(ds, out, {"pareto": figure(ds)}, summary(ds, wall, common.command_line("toy", argv)))
+    common.write_outputs(ds, out, {"pareto": figure(ds)}, summary(ds, wall, common.command_line("toy", argv)), runs)
     return ds
 
 

@@ -187,7 +187,7 @@ def claims(ds: xr.Dataset) -> list[common.Claim]:
 
 def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     parser = common.parser("unsupervised", __doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 10, quick 2)")
+    parser.add_argument("--seeds", type=common.positive_int, default=None, help="number of seeds (default 10, quick 2)")
     args = parser.parse_args(argv)
     common.logging_setup()
     out = common.output_folder("unsupervised", args)
@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> xr.Dataset:
     runs, wall = common.run_sweep(run_config, runs_configs, args, out, "unsupervised")
     ds = gather(runs, runs_configs[0])
     command = common.command_line("unsupervised", argv)
-    common.write_outputs(ds, out, {"scores": figure(ds)}, summary(ds, wall, command))
+    common.write_outputs(ds, out, {"scores": figure(ds)}, summary(ds, wall, command), runs)
     return ds
 
 
