@@ -1,5 +1,6 @@
 """python -m kansci.studies.poisson --quick: every output, sane numbers, resume."""
 
+import numpy as np
 import xarray as xr
 
 from kansci.studies import poisson
@@ -30,6 +31,12 @@ def test_quick_study_writes_its_outputs_and_resumes(tmp_path):
     ]
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as saved:
         xr.testing.assert_allclose(saved["relative_l2"].load(), ds["relative_l2"])
+        # every stored variable says what it is and in which units; the errors say where they were measured
+        assert all({"long_name", "units"} <= set(saved[v].attrs) for v in saved.data_vars)
+        assert "Sobol" in saved["relative_l2"].attrs["long_name"] and "101x101" in saved["u"].attrs["long_name"]
+    # the validation error (chooses among runs) and the stored grid's error (not the table's) are in the summary
+    assert np.isfinite(ds["validation_relative_l2"].values).all()
+    assert "Sobol test points" in summary and "relative_l2 on the stored grid" in summary
     # a second invocation reads the stored runs instead of training again
     stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*.nc")}
     again = poisson.main(["--quick", "--out", str(out), "--workers", "0"])

@@ -110,3 +110,14 @@ def test_quick_study(tmp_path, one_thread):
     assert front.verdict == ("within" if float(r["front_fraction"]) > 0.5 else "short")
     assert shape.verdict == "within"
     assert error.paper == "5.25e-05" and error.verdict == "short"  # quick: 10 steps per grid, G <= 10
+
+
+def test_minimal_shape_is_judged_at_the_grid_chosen_on_training_data():
+    f = "special/jv"
+    kan = _run(f, "KAN [2, 1, 1]", "kan", [24, 30, 45], [5e-2, 3e-2, 2e-2])
+    # test RMSE below the target only at the grid whose training RMSE is not the lowest: not counted
+    kan["test_rmse"] = ("stage", np.array([5e-2, 8e-3, 2e-2]))
+    wide = _run(f, "KAN [2, 2, 1]", "kan", [48, 60, 90], [2e-2, 6e-3, 4e-3])
+    wide["test_rmse"] = ("stage", np.array([2e-2, 3e-3, 7e-3]))  # best on test at G index 1; chosen: index 2
+    part = scaling.stack_runs([kan.assign_attrs(name="KAN [2, 1, 1]"), wide.assign_attrs(name="KAN [2, 2, 1]")])
+    assert special.minimal_kan(part) == ("KAN [2, 2, 1]", 7e-3, 90.0)
