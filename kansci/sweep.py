@@ -353,6 +353,7 @@ def _run_on_dask(
 ) -> None:
     """Submit the runs to a Dask cluster and store each as it completes.
 
+    The runs' ``kansci`` log records (progress within a run) are forwarded from the workers to this process.
     Raises ConnectionError when the scheduler cannot be reached within ``CONNECT_TIMEOUT``, and RuntimeError
     when it has no workers for ``WORKER_TIMEOUT`` seconds (checked at the start and whenever no run finished
     for a few seconds), instead of waiting for ever.
@@ -368,7 +369,9 @@ def _run_on_dask(
         ) from err
     with client:
         _wait_for_workers(client, address)
-        futures = {client.submit(_call, fn, configs[i], threads, pure=False): i for i in todo}
+        level = logging.getLogger("kansci").getEffectiveLevel()
+        client.forward_logging("kansci", level=level)
+        futures = {client.submit(_call_on_worker, fn, configs[i], threads, level, pure=False): i for i in todo}
         pending = set(futures)
         while pending:
             try:
@@ -378,6 +381,14 @@ def _run_on_dask(
                 continue
             for future in done:
                 finish(futures[future], future.result())
+
+
+def _call_on_worker(fn: RunFn, config: Mapping[str, Any], threads: int, level: int) -> xr.Dataset:
+    """:func:`_call` on a Dask worker, whose ``kansci`` loggers handle records from ``level`` (to forward them)."""
+    logger = logging.getLogger("kansci")
+    if logger.getEffectiveLevel() > level:
+        logger.setLevel(level)
+    return _call(fn, config, threads)
 
 
 def _wait_for_workers(client: Any, address: str) -> None:

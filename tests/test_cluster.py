@@ -6,6 +6,7 @@ The cluster commands must start where SnapPy (extra ``knots``) is installed, whi
 import contextlib
 import importlib.util
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -27,6 +28,9 @@ needs_distributed = pytest.mark.skipif(
     reason="dask.distributed not installed (extra 'distributed')",
 )
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository: the workers import this module's run functions from it."""
+
 START_TIMEOUT = 180.0
 """Seconds to wait for the cluster's processes: each imports torch and kansci, slow on a loaded 2-core machine."""
 
@@ -34,6 +38,12 @@ START_TIMEOUT = 180.0
 def one(config):
     """A run that returns its input."""
     return xr.Dataset({"value": ((), float(config["a"]))})
+
+
+def logs(config):
+    """A run that logs (as a study's progress does) and returns the id of the process it ran in."""
+    logging.getLogger("kansci.test_cluster").info("run %s in process %d", config["a"], os.getpid())
+    return xr.Dataset({"process": ((), os.getpid())})
 
 
 def test_worker_arguments_default_to_one_thread_per_process():
@@ -108,6 +118,7 @@ def _start(args, log: Path) -> subprocess.Popen:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
         )
 
 
@@ -163,8 +174,9 @@ def _records(folder: Path) -> dict[str, xr.Dataset]:
 
 @pytest.mark.slow
 @needs_distributed
-def test_a_study_on_a_real_cluster_stores_what_a_local_run_stores(tmp_path):
+def test_a_study_on_a_real_cluster_stores_what_a_local_run_stores(tmp_path, caplog):
     distributed = netcdf.import_distributed()
+    caplog.set_level(logging.INFO, logger="kansci")
     with _cluster(tmp_path / "cluster", workers=2) as address:
         # while the cluster starts: the local run, in this process with one torch thread as each worker has
         # (the study's training is chaotic: a different thread count changes its errors by up to 30%, measured)
@@ -174,6 +186,7 @@ def test_a_study_on_a_real_cluster_stores_what_a_local_run_stores(tmp_path):
             client.wait_for_workers(2, timeout=START_TIMEOUT)
             assert len(client.nthreads()) == 2 and set(client.nthreads().values()) == {1}
         continual.main(["--quick", "--out", str(tmp_path / "cluster_run"), "--scheduler", address()])
+        (logged,) = sweep.run(logs, [{"a": 7}], scheduler=address(), progress=False)
     local, remote = _records(tmp_path / "local"), _records(tmp_path / "cluster_run")
     assert sorted(local) == sorted(remote) == ["KAN", "MLP"]
     for name, ds in local.items():
@@ -184,3 +197,7 @@ def test_a_study_on_a_real_cluster_stores_what_a_local_run_stores(tmp_path):
         assert remote[name].attrs["n_params"] == ds.attrs["n_params"]
     # the study's outputs from the cluster are complete too
     assert {p.name for p in (tmp_path / "cluster_run").iterdir()} >= {"results.nc", "summary.md", "phases.png"}
+    # a run's log records come back from the worker process it ran in
+    worker = int(logged["process"])
+    assert worker != os.getpid()
+    assert f"run 7 in process {worker}" in [r.getMessage() for r in caplog.records if r.name == "kansci.test_cluster"]
