@@ -41,6 +41,7 @@ __all__ = [
     "score_claim",
     "target_claim",
     "command_line",
+    "describe",
     "logging_setup",
     "non_negative_int",
     "output_folder",
@@ -206,6 +207,22 @@ def step_logger(name: str, total: int, every: float = PROGRESS_SECONDS) -> Calla
             log.info("%s: step %d of %d, loss %.3e (%.0f s)", name, state["steps"], total, loss, now - state["started"])
 
     return callback
+
+
+def describe(ds: xr.Dataset, variables: Mapping[str, tuple[str, str]]) -> xr.Dataset:
+    """Set ``long_name`` and ``units`` on the variables of ``ds`` that ``variables`` names; in place.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A study's results.
+    variables : mapping
+        Variable name -> (long_name, units); units ``"1"`` for dimensionless numbers, ``""`` for labels.
+    """
+    for name, (long_name, units) in variables.items():
+        if name in ds.variables:
+            ds[name].attrs.update(long_name=long_name, units=units)
+    return ds
 
 
 def provenance_attrs(**extra: Any) -> dict[str, Any]:

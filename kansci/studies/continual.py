@@ -76,13 +76,22 @@ def run_config(config: Mapping[str, Any]) -> xr.Dataset:
     )
 
 
+VARIABLES: dict[str, tuple[str, str]] = {
+    "prediction": ("the model's output on the plotting grid after each phase", "1"),
+    "rmse": ("root mean squared error at each phase's test points, after each phase", "1"),
+    "n_params": ("trainable and frozen parameters of the model", "1"),
+    "target": ("the target function (five peaks) on the plotting grid", "1"),
+}
+"""Variable -> (long_name, units) of ``results.nc``."""
+
+
 def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
     names = [r.attrs["name"] for r in runs]
     ds = xr.concat([r.assign_attrs({}) for r in runs], dim=xr.DataArray(names, dims="model", name="model"))
     ds["n_params"] = ("model", [r.attrs["n_params"] for r in runs])
     ds["target"] = ("x", continual.peaks(ds["x"].values))
     ds.attrs = common.provenance_attrs(study="continual")
-    return ds
+    return common.describe(ds, VARIABLES)
 
 
 def figure(ds: xr.Dataset) -> Figure:

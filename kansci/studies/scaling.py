@@ -179,6 +179,19 @@ def pareto(n_params: np.ndarray, rmse: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
+_TEST = "at the dataset's 1000 test points (drawn independently of the training points)"
+VARIABLES: dict[str, tuple[str, str]] = {
+    "grid": ("KAN grid intervals G of the stage (0 for an MLP)", "1"),
+    "n_params": ("parameters of the model at the stage", "1"),
+    "train_rmse": ("root mean squared error at the training points", "1"),
+    "test_rmse": (f"root mean squared error {_TEST}", "1"),
+    "seconds": ("training wall time of the stage", "s"),
+    "test_rmse_inside": (f"root mean squared error {_TEST} whose activations stay inside every layer's grid", "1"),
+    "test_outside": ("test points whose activations leave a layer's grid (extrapolated)", "1"),
+    "kind": ("model family: kan or mlp", ""),
+}
+"""Variable -> (long_name, units) of the runs in ``results.nc`` (the target functions are dimensionless)."""
+
 FUNCTION_SEPARATOR = "|"
 """Joins a function and a run name in the run names of studies that sweep several functions (toy, special)."""
 
@@ -206,7 +219,7 @@ def stack_runs(runs: Sequence[xr.Dataset]) -> xr.Dataset:
         join="outer",
         fill_value=math.nan,
     )
-    return ds.assign(kind=("run", [r.attrs["kind"] for r in runs]))
+    return common.describe(ds.assign(kind=("run", [r.attrs["kind"] for r in runs])), VARIABLES)
 
 
 def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:

@@ -61,6 +61,18 @@ PAPER = published.SPECIAL
 
 run_config = scaling.run_config
 
+VARIABLES: dict[str, tuple[str, str]] = {
+    "minimal_shape": (f"smallest KAN shape with test RMSE < {RMSE_TARGET:g} at its grid of lowest training RMSE", ""),
+    "minimal_rmse": ("test RMSE of that KAN at that grid", "1"),
+    "minimal_params": ("parameters of that KAN at that grid", "1"),
+    "mlp_similar_rmse": (f"lowest MLP test RMSE with at most {SIMILAR_FACTOR:g}x the minimal KAN's parameters", "1"),
+    "best_kan_rmse": ("lowest test RMSE of any KAN stage", "1"),
+    "best_mlp_rmse": ("lowest test RMSE of any MLP", "1"),
+    "front_fraction": ("share of the shared model sizes where the KAN Pareto front is below the MLP front", "1"),
+    "kan_better": ("KAN front below the MLP front at more than half of the shared sizes", ""),
+}
+"""Per-function variables of ``results.nc`` (the runs' own: :data:`kansci.studies.scaling.VARIABLES`)."""
+
 
 def kan_name(shape: Sequence[int]) -> str:
     """The run label of a KAN shape, e.g. ``"KAN [2, 1, 1]"``."""
@@ -232,7 +244,7 @@ def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
         similar_factor=SIMILAR_FACTOR,
         kan_better_count=int(ds["kan_better"].sum()),
     )
-    return ds
+    return common.describe(common.describe(ds, scaling.VARIABLES), VARIABLES)
 
 
 def figure(ds: xr.Dataset) -> Figure:

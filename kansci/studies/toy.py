@@ -31,6 +31,13 @@ FUNCTIONS: dict[str, tuple[int, ...]] = {
 }
 """Function -> the paper's KAN shape (arXiv 2404.19756, §3.1, Figure 3.1)."""
 QUICK_FUNCTIONS = ("toy/xy",)
+VARIABLES: dict[str, tuple[str, str]] = {
+    "kan_alpha": ("exponent alpha of test RMSE ~ N^-alpha over the KAN's grids", "1"),
+    "kan_alpha_se": ("standard error of kan_alpha", "1"),
+    "mlp_alpha": ("exponent alpha over the MLPs' Pareto front", "1"),
+    "mlp_alpha_se": ("standard error of mlp_alpha", "1"),
+}
+"""Per-function variables of ``results.nc`` (the runs' own: :data:`kansci.studies.scaling.VARIABLES`)."""
 
 run_config = scaling.run_config
 
@@ -68,7 +75,7 @@ def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
         fill_value=math.nan,
     )
     ds.attrs = common.provenance_attrs(study="toy")
-    return ds
+    return common.describe(common.describe(ds, scaling.VARIABLES), VARIABLES)
 
 
 def figure(ds: xr.Dataset) -> Figure:

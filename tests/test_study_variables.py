@@ -1,0 +1,64 @@
+"""Every variable a study stores in results.nc says what it is (long_name) and in which units."""
+
+import numpy as np
+import xarray as xr
+
+from kansci.studies import common, continual, scaling, special, toy
+
+
+def _described(ds: xr.Dataset) -> list[str]:
+    """Variables lacking a long_name or units."""
+    return [str(v) for v in ds.data_vars if not {"long_name", "units"} <= set(ds[v].attrs)]
+
+
+def _run(function: str, name: str, kind: str, n_params: list[float], rmse: list[float], **attrs) -> xr.Dataset:
+    stages = len(rmse)
+    values = np.array(rmse)
+    return xr.Dataset(
+        {
+            "grid": ("stage", np.arange(stages, dtype=float)),
+            "n_params": ("stage", np.array(n_params, dtype=float)),
+            "train_rmse": ("stage", values),
+            "test_rmse": ("stage", values),
+            "seconds": ("stage", np.ones(stages)),
+            "test_rmse_inside": ("stage", values),
+            "test_outside": ("stage", np.zeros(stages)),
+        },
+        coords={"stage": np.arange(stages)},
+        attrs={"name": scaling.tag(function, name), "kind": kind, **attrs},
+    )
+
+
+def _runs(function: str, kan_name: str) -> list[xr.Dataset]:
+    return [
+        _run(function, kan_name, "kan", [24, 30, 45], [5e-2, 8e-3, 2e-3], chosen_seed=0),
+        _run(function, "MLP d2 w5", "mlp", [21], [6e-2]),
+        _run(function, "MLP d3 w10", "mlp", [151], [4e-3]),
+    ]
+
+
+def test_describe_sets_long_name_and_units_of_the_named_variables_only():
+    ds = xr.Dataset({"a": ("x", [1.0]), "b": ("x", [2.0])})
+    common.describe(ds, {"a": ("first", "s"), "c": ("absent", "1")})
+    assert ds["a"].attrs == {"long_name": "first", "units": "s"} and ds["b"].attrs == {}
+
+
+def test_scaling_special_and_toy_results_describe_every_variable():
+    assert _described(special.gather(_runs("special/jv", "KAN [2, 1, 1]"))) == []
+    assert _described(toy.gather(_runs("toy/exp_sin", "KAN"))) == []
+    ds = scaling.stack_runs([r.assign_attrs(name=r.attrs["name"].split("|")[1]) for r in _runs("f", "KAN")])
+    assert _described(ds) == []
+    assert "test points" in ds["test_rmse"].attrs["long_name"] and ds["seconds"].attrs["units"] == "s"
+
+
+def test_continual_results_describe_every_variable():
+    x = np.linspace(-1, 1, 5)
+    runs = [
+        xr.Dataset(
+            {"prediction": (("phase", "x"), np.zeros((2, 5))), "rmse": (("phase", "window"), np.ones((2, 2)))},
+            coords={"phase": [1, 2], "window": [1, 2], "x": x},
+            attrs={"name": name, "n_params": 10},
+        )
+        for name in ("KAN", "MLP")
+    ]
+    assert _described(continual.gather(runs)) == []
