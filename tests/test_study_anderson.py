@@ -140,6 +140,7 @@ def test_quick_study_writes_outputs_and_reads_the_edges(tmp_path):
         "boundary_maam.png",
         "boundary_mosaic2.png",
     }
+    assert all({"long_name", "units"} <= set(ds[v].attrs) for v in ds.data_vars)  # results.nc says what each is
     runs = {str(m): ds.sel(run=f"{m}-seed0") for m in ("gaam", "maam", "mosaic2")}
     # quick run measured (300 training / 300 held-out states on 144- and 178-site rings):
     # theory 99.0 / 99.3 / 97.0%, simplified formula 96.3 / 97.0 / 99.3%, numeric KAN 89.0 / 96.7 / 99.3%

@@ -3,7 +3,7 @@
 import numpy as np
 import xarray as xr
 
-from kansci.studies import common, continual, scaling, special, toy
+from kansci.studies import common, continual, knots, scaling, special, toy
 
 
 def _described(ds: xr.Dataset) -> list[str]:
@@ -62,3 +62,27 @@ def test_continual_results_describe_every_variable():
         for name in ("KAN", "MLP")
     ]
     assert _described(continual.gather(runs)) == []
+
+
+def test_knots_results_describe_every_variable():
+    classes = [-2, 0, 2]
+    features = list(knots.knots.FEATURES)
+    run = xr.Dataset(
+        {
+            "test_accuracy": ((), 0.8),
+            "train_accuracy": ((), 0.9),
+            "majority_accuracy": ((), 0.3),
+            "n_params": ((), 100),
+            "seconds": ((), 1.0),
+            "final_loss": ((), 0.5),
+            "confusion": (("true_signature", "predicted_signature"), np.eye(3)),
+            "attribution": (("measure", "feature"), np.ones((2, len(features)))),
+        },
+        coords={"true_signature": classes, "predicted_signature": classes, "measure": ["a", "b"], "feature": features},
+        attrs={"name": "KAN all seed 0", "training": "completed"},
+    )
+    config = {
+        "name": "KAN all seed 0", "model": "KAN", "features": "all", "seed": 0, "n_train": 10, "n_test": 10,
+        "kan_steps": 1, "mlp_steps": 1, "classes": classes,
+    }  # fmt: skip
+    assert _described(knots.gather([run], [config], "table")) == []

@@ -335,6 +335,39 @@ def run_config(config: Mapping[str, Any]) -> xr.Dataset:
     return xr.Dataset(variables, attrs=attrs)
 
 
+_HELD_OUT = "on the held-out states"
+VARIABLES: dict[str, tuple[str, str]] = {
+    "accuracy_kan": (f"accuracy of the numeric KAN classifier {_HELD_OUT}", "1"),
+    "accuracy_formula": (f"accuracy of the KAN's symbolic boundary {_HELD_OUT}", "1"),
+    "accuracy_simplified": (f"accuracy of the simplified boundary formula {_HELD_OUT}", "1"),
+    "accuracy_theory": (f"accuracy of the theory's mobility edge {_HELD_OUT}", "1"),
+    "label_theory_agreement": ("share of all states whose label agrees with the theory's mobility edge", "1"),
+    "pruned_width": ("layer widths of the pruned KAN", ""),
+    "kept_inputs": ("inputs the pruned KAN keeps", ""),
+    "snap_choice": ("symbolic function chosen per edge (layer, input, output)", ""),
+    "search_error": ("training error rate of the chosen snap assignment", "1"),
+    "formula": ("the KAN's boundary formula, B > 0: localized", ""),
+    "simplified_formula": ("the simplified boundary formula, normalized", ""),
+    "simplified_srepr": ("the simplified formula as a sympy srepr", ""),
+    "dropped_terms": ("terms the simplification dropped", ""),
+    "reference": ("the theory's mobility-edge form r it is compared with", ""),
+    "scale": ("least-squares scale c of B / c - r", "1"),
+    "worst_term": (f"largest RMS of a term of B / c - r relative to that of r, {_HELD_OUT}", "1"),
+    "residual": (f"RMS of B / c - r relative to that of r, {_HELD_OUT}", "1"),
+    "sign_agreement": (f"share of states where the formula and the theory agree on the side {_HELD_OUT}", "1"),
+    "equivalent": ("1 when the simplified formula matches the mobility edge", "1"),
+    "raw_worst_term": ("worst_term of the unsimplified formula", "1"),
+    "raw_equivalent": ("1 when the unsimplified formula matches the mobility edge", "1"),
+    "seconds": ("wall time of the run", "s"),
+    "test_label": ("held-out state's label: 1 localized, 0 extended", "1"),
+    "model": ("the Anderson model", ""),
+    "seed": ("the run's seed", "1"),
+    "n_sites": ("ring length", "1"),
+    **{f"test_{c}": (f"held-out state's input {c}", "1") for c in COLUMNS},
+}
+"""Variable -> (long_name, units) of ``results.nc`` (energies and strengths in units of the hopping t)."""
+
+
 def gather(runs: Sequence[xr.Dataset], run_configs: Sequence[Mapping[str, Any]]) -> xr.Dataset:
     names = [r.attrs["name"] for r in runs]
     ds = xr.concat([r.assign_attrs({}) for r in runs], dim=xr.DataArray(names, dims="run", name="run"))
@@ -352,7 +385,7 @@ def gather(runs: Sequence[xr.Dataset], run_configs: Sequence[Mapping[str, Any]])
         search_steps=first["search_steps"],
         lamb=LAMB,
     )
-    return ds
+    return common.describe(ds, VARIABLES)
 
 
 # --- figures ------------------------------------------------------------------------

@@ -262,7 +262,21 @@ def gather(runs: Sequence[xr.Dataset], run_configs: Sequence[Mapping[str, Any]],
         kan_width=", ".join(f"{m} [n, {h}, {len(first['classes'])}] G={g}" for m, (h, g) in KANS.items()),
         mlp_hidden=str(list(MLP_HIDDEN)),
     )
-    return ds
+    return common.describe(ds, VARIABLES)
+
+
+VARIABLES: dict[str, tuple[str, str]] = {
+    "test_accuracy": ("share of the split's test knots classified correctly", "1"),
+    "train_accuracy": ("share of the training knots classified correctly", "1"),
+    "majority_accuracy": ("test accuracy of always answering the most common training signature", "1"),
+    "n_params": ("parameters of the model", "1"),
+    "seconds": ("training wall time", "s"),
+    "final_loss": ("cross-entropy at the end of training", "1"),
+    "confusion": ("test knots by true and predicted signature", "1"),
+    "attribution": ("share of the KAN's input-node score per input, by scoring measure", "1"),
+    "training": ("how the training ended", ""),
+}
+"""Variable -> (long_name, units) of ``results.nc``."""
 
 
 # ------------------------------------------------------------ reading runs
