@@ -3,7 +3,7 @@
 import numpy as np
 import xarray as xr
 
-from kansci.studies import common, continual, knots, scaling, special, toy
+from kansci.studies import common, continual, knot_relations, knots, scaling, special, toy, unsupervised
 
 
 def _described(ds: xr.Dataset) -> list[str]:
@@ -86,3 +86,21 @@ def test_knots_results_describe_every_variable():
         "kan_steps": 1, "mlp_steps": 1, "classes": classes,
     }  # fmt: skip
     assert _described(knots.gather([run], [config], "table")) == []
+
+
+def test_unsupervised_and_knot_relations_results_describe_every_variable():
+    names = ["a", "b"]
+    record = {"group": "a, b", "relations": "a, b", "residual": 0.1, "accuracy": 0.9, "true_relations": True}
+    record |= {"partition": "a, b", "partition_correct": True, "searches": 1}
+    data = {k: ((), v) for k, v in record.items()}
+    data |= {"score": ("variable", [1.0, 0.5]), "in_group": ("variable", [True, True])}
+    data["relation_id"] = ("variable", [1, 1])
+    run = xr.Dataset(data, coords={"variable": names}, attrs={"seed": 0})
+    config = {"n_samples": 10, "steps": 1, "warmup": 1, "data_seed": 0}
+    assert _described(unsupervised.gather([run], config)) == []
+    group = xr.Dataset(
+        {"group": ("relation", ["a + b"]), "size": ("relation", [2]), "residual": ("relation", [0.1])}
+        | {"accuracy": ("relation", [0.9])},
+        attrs={"name": "seed0", "seed": 0, "n_rows": 10},
+    )
+    assert _described(knot_relations.gather([group])) == []

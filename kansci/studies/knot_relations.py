@@ -82,12 +82,22 @@ def run_config(config: Mapping[str, Any]) -> xr.Dataset:
     )
 
 
+VARIABLES: dict[str, tuple[str, str]] = {
+    "group": ("variables of one group the partition found", ""),
+    "size": ("number of variables in the group", "1"),
+    "residual": ("variance of the sum of the group's edges over the sum of their variances (0: they cancel)", "1"),
+    "accuracy": ("test accuracy of the search that found the group, real against shuffled samples", "1"),
+    "seed": ("seed of the run that found the group", "1"),
+}
+"""Variable -> (long_name, units) of ``results.nc``."""
+
+
 def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
     """Every group of every seed on one ``relation`` dimension, with its seed."""
     parts = [r.assign(seed=("relation", [r.attrs["seed"]] * r.sizes["relation"])).assign_attrs({}) for r in runs]
     ds = xr.concat(parts, dim="relation")
     ds.attrs = common.provenance_attrs(study="knot_relations", seeds=len(runs))
-    return ds
+    return common.describe(ds, VARIABLES)
 
 
 def found(ds: xr.Dataset) -> dict[str, int]:

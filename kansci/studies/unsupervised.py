@@ -77,12 +77,28 @@ def _relation_of(name: str, relations: Sequence[Sequence[str]]) -> int:
     return next((i + 1 for i, r in enumerate(relations) if name in r), 0)
 
 
+VARIABLES: dict[str, tuple[str, str]] = {
+    "group": ("variables the first search's classifier uses", ""),
+    "relations": ("the group read as relations (smallest subsets whose edges cancel)", ""),
+    "residual": ("largest residual of a relation: variance of its edges' sum over the sum of their variances", "1"),
+    "accuracy": ("test accuracy of the first search's classifier, real against shuffled samples (0.5: chance)", "1"),
+    "true_relations": ("every relation found is one of the data's true relations", ""),
+    "partition": ("the groups of all searches", ""),
+    "partition_correct": ("the partition equals the data's true grouping", ""),
+    "searches": ("searches the partition took", "1"),
+    "score": ("the first search's input score (largest edge deviation, the strongest input 1)", "1"),
+    "in_group": ("the variable is in the first search's group", ""),
+    "relation_id": ("1-based index of the relation the variable belongs to, 0 if none", "1"),
+}
+"""Variable -> (long_name, units) of ``results.nc``."""
+
+
 def gather(runs: Sequence[xr.Dataset], config: Mapping[str, Any]) -> xr.Dataset:
     seeds = [int(r.attrs["seed"]) for r in runs]
     ds = xr.concat([r.assign_attrs({}) for r in runs], dim=xr.DataArray(seeds, dims="seed", name="seed"))
     settings = {k: config[k] for k in ("n_samples", "steps", "warmup", "data_seed")}
     ds.attrs = common.provenance_attrs(study="unsupervised", **settings)
-    return ds
+    return common.describe(ds, VARIABLES)
 
 
 def tally(ds: xr.Dataset) -> list[discovery.GroupCount]:
