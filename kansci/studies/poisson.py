@@ -274,9 +274,7 @@ def figures(ds: xr.Dataset) -> dict[str, Figure]:
     out: dict[str, Figure] = {}
     ax_name, ay_name = _axis_names("t" in ds.dims)
     axes = (ds[ax_name].values, ds[ay_name].values)
-    err = _final(ds, "relative_l2")
-    best = {kind: int(np.nanargmin(np.where(ds["kind"].values == kind, err, np.nan))) for kind in ("kan", "mlp")
-            if (ds["kind"].values == kind).any()}  # fmt: skip
+    best = {kind: choose_run(ds, kind.upper(), "")[0] for kind in ("kan", "mlp") if (ds["kind"].values == kind).any()}
     fields = {} if "u_exact" not in ds else {"exact": ds["u_exact"].values}
     fields |= {str(ds["run"].values[i]): ds["u"].values[i] for i in best.values()}
     out["solution"] = plot_solution(
@@ -376,17 +374,24 @@ def summary(ds: xr.Dataset, wall_seconds: float, command: str) -> str:
 
 
 def _over_seeds(ds: xr.Dataset, errors: np.ndarray | None) -> list[str]:
-    """Best and median relative L2 of every model trained over several seeds."""
+    """Median and spread of the relative L2 of every model trained over several seeds, and the seed chosen on
+    validation points (:func:`choose_run`) with its test error."""
     if errors is None:
         return []
-    groups: dict[str, list[float]] = {}
-    for name, error in zip(ds["run"].values, errors):
-        groups.setdefault(str(name).split(" seed ")[0], []).append(float(error))
-    lines = [
-        f"{name} over {len(errs)} seeds: best relative L2 {np.nanmin(errs):.2e}, median {np.nanmedian(errs):.2e}."
-        for name, errs in groups.items()
-        if len(errs) > 1 and np.isfinite(errs).any()
-    ]
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(ds["run"].values):
+        groups.setdefault(str(name).split(" seed ")[0], []).append(i)
+    lines = []
+    for name, rows in groups.items():
+        errs = errors[rows]
+        if len(rows) < 2 or not np.isfinite(errs).any():
+            continue
+        line = f"{name} over {len(rows)} seeds: relative L2 median {np.nanmedian(errs):.2e}, "
+        line += f"from {np.nanmin(errs):.2e} to {np.nanmax(errs):.2e}"
+        chosen, rule = choose_run(ds, name.split()[0], name)
+        if "validation" in rule:
+            line += f"; chosen on validation points: {ds['run'].values[chosen]}, {errors[chosen]:.2e}"
+        lines.append(line + ".")
     return ["", *lines] if lines else []
 
 
