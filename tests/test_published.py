@@ -108,6 +108,12 @@ def test_the_papers_kan_is_set_beside_our_kan_of_its_width_chosen_on_validation_
     assert kan.ours == "2.00e-03" and kan.paper == "7.30e-04" and kan.verdict == "short"
     assert "validation" in kan.note and "arXiv 2404.19756" in kan.note
     assert net.ours == "4.00e-03" and net.verdict == "within"  # the only MLP
+    # the summary's line for the two seeds: median and range, and the seed chosen on validation (not the best)
+    (_, line) = poisson._over_seeds(ds, poisson._final(ds, "relative_l2"))
+    assert line == (
+        "KAN [2,10,1] over 2 seeds: relative L2 median 1.45e-03, from 9.00e-04 to 2.00e-03; "
+        "chosen on validation points: KAN [2,10,1], 2.00e-03."
+    )
 
 
 def test_without_validation_errors_the_named_model_is_reported_never_the_best_on_test():
