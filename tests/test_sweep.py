@@ -216,3 +216,34 @@ def test_a_poisson_run_resumes_in_the_stage_it_was_interrupted(tmp_path, monkeyp
     assert len(taken) == 2  # the first stage restored, not retrained; the second resumed at its step 2
     np.testing.assert_allclose(resumed["loss"].values, whole["loss"].values, rtol=1e-9, atol=0)
     np.testing.assert_allclose(resumed["relative_l2"].values, whole["relative_l2"].values, rtol=1e-9, atol=0)
+
+
+def test_a_run_of_several_fit_calls_restores_the_finished_ones_and_resumes_the_interrupted_one(tmp_path):
+    from kansci.studies import common
+
+    data = from_function(lambda x: torch.sin(3 * x[:, :1]) * x[:, 1:], 2, n_train=100, n_test=20, dtype=torch.float64)
+    taken = []
+
+    def run(folder, stop_after=None):
+        def count(step, model, history):
+            taken.append(step)
+            if len(taken) == stop_after:
+                raise Interrupted(f"stopped at step {step}")
+
+        fits = common.FitCheckpoints(folder, every=2)
+        model = kansci.KAN([2, 3, 1], grid=3, seed=0, dtype=torch.float64)
+        fits.fit(model, data, steps=6, opt="adam", lr=1e-2, callbacks=[count])
+        model = model.refine(6, data.train_input)
+        history = fits.fit(model, data, steps=6, lbfgs_iters=5, callbacks=[count])
+        return model, history
+
+    whole, _ = run(tmp_path / "whole")
+    taken.clear()
+    with pytest.raises(Interrupted):
+        run(tmp_path / "cut", stop_after=9)  # the third step of the second call; its checkpoint of step 2 is kept
+    taken.clear()
+    resumed, history = run(tmp_path / "cut")
+    assert taken == [2, 3, 4, 5]  # the first call restored, not retrained; the second from its step 2
+    assert "resumed at step 2" in history.events
+    for a, b in zip(resumed.parameters(), whole.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)

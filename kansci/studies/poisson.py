@@ -67,9 +67,8 @@ TRAINING: dict[str, dict[str, Any]] = {
 }
 """Full-run settings per problem beyond the shared ones (the ``--quick`` run keeps its own)."""
 PLOT_POINTS = 101
-CHECKPOINT_STEPS = 10
-"""Steps between checkpoints of a run: an LBFGS step takes up to ~2.5 s (the width-100 MLP on 2 cores), so an
-interrupted run loses well under a minute."""
+CHECKPOINT_STEPS = common.CHECKPOINT_STEPS
+"""Steps between checkpoints of a run (an interrupted run loses well under a minute)."""
 
 
 def configs(problem: str, quick: bool, seed: int, dtype: str, device: str) -> list[dict[str, Any]]:

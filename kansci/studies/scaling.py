@@ -18,6 +18,7 @@ parameters, with N^-4), ``time_vs_grid.png`` and ``summary.md``.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -76,7 +77,7 @@ def configs(
     return [kan, *mlps]
 
 
-def _warm_start(data, config: Mapping[str, Any]) -> tuple[kansci.KAN, int]:
+def _warm_start(data, config: Mapping[str, Any], fits: common.FitCheckpoints, log_progress) -> tuple[kansci.KAN, int]:
     """The best of ``restarts`` seeds after ``warmup`` Adam steps (by training loss)."""
     best, best_loss, best_seed = None, math.inf, -1
     for offset in range(config["restarts"]):
@@ -84,21 +85,24 @@ def _warm_start(data, config: Mapping[str, Any]) -> tuple[kansci.KAN, int]:
         model = kansci.KAN(
             config["width"], grid=config["grids"][0], seed=seed, grid_eps=config["grid_eps"], dtype=torch.float64
         )
-        kansci.fit(model, data, steps=config["warmup"], opt="adam", lr=1e-2, progress=False, seed=seed)
+        options = {"opt": "adam", "lr": 1e-2, "progress": False, "seed": seed, "callbacks": [log_progress]}
+        fits.fit(model, data, steps=config["warmup"], **options)
         loss = kansci.rmse(model, data.train_input, data.train_label)
         if loss < best_loss:
             best, best_loss, best_seed = model, loss, seed
     return best, best_seed
 
 
-def _run_kan(data, config: Mapping[str, Any]) -> xr.Dataset:
-    model, chosen = _warm_start(data, config)
+def _run_kan(data, config: Mapping[str, Any], fits: common.FitCheckpoints) -> xr.Dataset:
+    total = config["restarts"] * config["warmup"] + config["steps"] * len(config["grids"])
+    log_progress = common.step_logger(config["name"], total)
+    model, chosen = _warm_start(data, config, fits, log_progress)
     rows = []
     for grid in config["grids"]:
         if grid != model.config.grid:
             model = model.refine(grid, data.train_input)
         started = time.perf_counter()
-        kansci.fit(model, data, steps=config["steps"], progress=False)
+        fits.fit(model, data, steps=config["steps"], progress=False, callbacks=[log_progress])
         seconds = time.perf_counter() - started
         inside = model.inside_grid(data.test_input)
         rows.append(
@@ -115,11 +119,12 @@ def _run_kan(data, config: Mapping[str, Any]) -> xr.Dataset:
     return _stages(rows, config, chosen_seed=chosen)
 
 
-def _run_mlp(data, config: Mapping[str, Any]) -> xr.Dataset:
+def _run_mlp(data, config: Mapping[str, Any], fits: common.FitCheckpoints) -> xr.Dataset:
     width = [config["n_inputs"]] + [config["width"]] * (config["depth"] - 1) + [1]
     model = mlp(width, "tanh", seed=config["seed"], dtype=torch.float64)
     started = time.perf_counter()
-    kansci.fit(model, data, steps=config["steps"], progress=False)
+    log_progress = common.step_logger(config["name"], config["steps"])
+    fits.fit(model, data, steps=config["steps"], progress=False, callbacks=[log_progress])
     seconds = time.perf_counter() - started
     n = sum(p.numel() for p in model.parameters())
     test = kansci.rmse(model, data.test_input, data.test_label)
@@ -144,9 +149,16 @@ def _stages(rows, config: Mapping[str, Any], **attrs) -> xr.Dataset:
     )
 
 
-def run_config(config: Mapping[str, Any]) -> xr.Dataset:
+def run_config(config: Mapping[str, Any], checkpoint: str | os.PathLike | None = None) -> xr.Dataset:
+    """Train one KAN (warm start, then each grid) or MLP; its stages as a Dataset.
+
+    With ``checkpoint`` (a folder, which the sweep gives each run) every fit call is checkpointed and an
+    interrupted run resumes (:class:`kansci.studies.common.FitCheckpoints`); stage seconds then count the time
+    after resuming only.
+    """
     data = load(config["function"], n_train=config["n_train"], n_test=1000, seed=config["seed"], dtype=torch.float64)
-    return _run_kan(data, config) if config["kind"] == "kan" else _run_mlp(data, config)
+    fits = common.FitCheckpoints(checkpoint)
+    return _run_kan(data, config, fits) if config["kind"] == "kan" else _run_mlp(data, config, fits)
 
 
 def fit_exponent(n_params: np.ndarray, rmse: np.ndarray) -> tuple[float, float, int]:
