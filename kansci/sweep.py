@@ -45,6 +45,7 @@ import logging
 import logging.handlers
 import multiprocessing
 import os
+import platform
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -354,6 +355,9 @@ def _run_on_dask(
     """Submit the runs to a Dask cluster and store each as it completes.
 
     The runs' ``kansci`` log records (progress within a run) are forwarded from the workers to this process.
+    A worker refuses to run with other code than this process's (another kansci or torch version, changed
+    source), whose records would otherwise carry this process's stamp; where a worker does not see the store
+    folder (another machine, no shared file system), a run that takes checkpoints runs without them.
     Raises ConnectionError when the scheduler cannot be reached within ``CONNECT_TIMEOUT``, and RuntimeError
     when it has no workers for ``WORKER_TIMEOUT`` seconds (checked at the start and whenever no run finished
     for a few seconds), instead of waiting for ever.
@@ -371,7 +375,8 @@ def _run_on_dask(
         _wait_for_workers(client, address)
         level = logging.getLogger("kansci").getEffectiveLevel()
         client.forward_logging("kansci", level=level)
-        futures = {client.submit(_call_on_worker, fn, configs[i], threads, level, pure=False): i for i in todo}
+        stamp = provenance()
+        futures = {client.submit(_call_on_worker, fn, configs[i], threads, level, stamp, pure=False): i for i in todo}
         pending = set(futures)
         while pending:
             try:
@@ -383,8 +388,25 @@ def _run_on_dask(
                 finish(futures[future], future.result())
 
 
-def _call_on_worker(fn: RunFn, config: Mapping[str, Any], threads: int, level: int) -> xr.Dataset:
-    """:func:`_call` on a Dask worker, whose ``kansci`` loggers handle records from ``level`` (to forward them)."""
+def _call_on_worker(
+    fn: RunFn, config: Mapping[str, Any], threads: int, level: int, stamp: Mapping[str, str]
+) -> xr.Dataset:
+    """:func:`_call` on a Dask worker running the code ``stamp`` names (:func:`provenance` of the package).
+
+    Without checkpoints where the store folder is not on this machine; the ``kansci`` loggers handle records
+    from ``level`` (the study's), which the client forwards.
+    """
+    here = provenance()
+    if here != dict(stamp):
+        what = ", ".join(
+            f"{k.removeprefix('sweep_')} {here[k]} (the study's {stamp[k]})" for k in STAMP if here[k] != stamp[k]
+        )
+        raise RuntimeError(
+            f"the Dask worker on {platform.node()} runs other code than the study: {what}; "
+            "install the study's kansci and torch in the workers' environment and restart them"
+        )
+    if isinstance(fn, _WithCheckpoint) and not Path(fn.store).is_dir():
+        fn = functools.partial(fn.fn, checkpoint=None)
     logger = logging.getLogger("kansci")
     if logger.getEffectiveLevel() > level:
         logger.setLevel(level)

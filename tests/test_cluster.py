@@ -110,6 +110,25 @@ def test_a_cluster_that_loses_its_workers_mid_sweep_is_named(monkeypatch):
             stop.cancel()
 
 
+def checkpointed(config, checkpoint=None):
+    """A run that reports the checkpoint folder it was given."""
+    return xr.Dataset({"value": ((), float(config["a"]))}, attrs={"checkpoint": str(checkpoint)})
+
+
+def test_a_worker_refuses_other_code_and_skips_checkpoints_it_cannot_see(tmp_path):
+    stamp = sweep.provenance()
+    ds = sweep._call_on_worker(one, {"a": 2.5}, 1, logging.INFO, stamp)
+    np.testing.assert_allclose(float(ds["value"]), 2.5, rtol=0, atol=0)
+    older = {**stamp, "sweep_code_fingerprint": "0123456789ab"}
+    with pytest.raises(RuntimeError, match="runs other code than the study: code_fingerprint .* install the study"):
+        sweep._call_on_worker(one, {"a": 2.5}, 1, logging.INFO, older)
+    # the store folder on this machine: checkpoints go there; on another machine (absent here): none
+    seen = sweep._WithCheckpoint(checkpointed, str(tmp_path), stamp["sweep_code_fingerprint"])
+    assert sweep._call_on_worker(seen, {"a": 1}, 1, logging.INFO, stamp).attrs["checkpoint"].startswith(str(tmp_path))
+    unseen = sweep._WithCheckpoint(checkpointed, str(tmp_path / "elsewhere"), stamp["sweep_code_fingerprint"])
+    assert sweep._call_on_worker(unseen, {"a": 1}, 1, logging.INFO, stamp).attrs["checkpoint"] == "None"
+
+
 def _start(args, log: Path) -> subprocess.Popen:
     """``python -m kansci.cluster ARGS`` in a process group of its own (a worker command spawns processes)."""
     with log.open("w") as out:
