@@ -57,7 +57,8 @@ def test_spread_ignores_an_input_that_is_constant_on_the_data_while_magnitude_co
     x = _same_column_thrice()
     x[:, 0] = 0.5  # input 0 constant: its edge adds an offset, no information
     assert float(input_shares(model, x, "magnitude")[0]) > 0.3  # measured: 0.66, the largest share
-    assert float(input_shares(model, x, "spread")[0]) == 0.0
+    # zero up to round-off: measured 0.0 with MKL_CBWR=COMPATIBLE, 3.3e-16 with MKL's AVX-512 kernels
+    assert abs(float(input_shares(model, x, "spread")[0])) < 1e-12
 
 
 def test_rank_scores_puts_missing_inputs_last_and_keeps_ties_in_order():
@@ -154,11 +155,12 @@ def test_quick_study_writes_outputs_and_ranks_the_paper_inputs_on_top(tmp_path):
     # every confusion matrix counts each test knot once
     assert (ds["confusion"].sum(["true_signature", "predicted_signature"]) == ds.attrs["n_test"]).all()
     # measured shares (spread), seed 0: mu_r 0.598, lambda 0.110, mu_i 0.079, next 0.047 (before a change of
-    # the layers' round-off: 0.580, 0.153, 0.092, 0.044); third over fourth 1.68 (2.09), at seeds 1, 2: 1.16, 1.84
+    # the layers' round-off: 0.580, 0.153, 0.092, 0.044); third over fourth 1.68 (2.09), at seeds 1, 2: 1.16, 1.84.
+    # The paper's three on top is the claim; how far the third leads the fourth depends on the trajectory (a 1.5x
+    # lead fails at seed 1), so only the order is asserted.
     ranking = study.mean_ranking(ds)
     assert ranking.names[0] == "meridinal_translation_real" and ranking.shares[0] >= 0.4
     assert ranking.holds_top(knots.PAPER_FEATURES)
-    assert ranking.shares[2] >= 1.5 * ranking.shares[3]
     claims = {c.experiment: c for c in study.claims(ds)}  # the report's rows: four accuracies and the ranking
     kan_all = claims["knots: KAN on all inputs, test accuracy"]
     assert (kan_all.paper, kan_all.ours) == ("81.6%", f"{100 * accuracy[('KAN', 'all')]:.1f}%")
