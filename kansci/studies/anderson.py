@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -199,14 +200,14 @@ def _data(config: Mapping[str, Any]) -> Dataset:
     return data.select_inputs([i for i, name in enumerate(data.input_names) if name != "phi"])
 
 
-def _numeric_kan(data: Dataset, config: Mapping[str, Any]) -> kansci.KAN:
+def _numeric_kan(data: Dataset, config: Mapping[str, Any], fits: common.FitCheckpoints) -> kansci.KAN:
     """Logit KAN: sparse training, pruning of hidden nodes and inputs, refit."""
     model = kansci.KAN(RECIPES[config["model"]].width, grid=5, seed=config["seed"], dtype=torch.float64)
     fix_symbolic(model, model.depth - 1, 0, 0, "x", params=(1.0, 0.0, 1.0, 0.0))  # the output is the logit g
     options = _fit_options(config)
-    kansci.fit(model, data, lamb=LAMB, **options)
+    fits.fit(model, data, lamb=LAMB, **options)
     model = kansci.prune(model, data.train_input, PRUNE_THRESHOLD, inputs=True)
-    kansci.fit(model, data.select_inputs(model.config.input_ids), **options)
+    fits.fit(model, data.select_inputs(model.config.input_ids), **options)
     return model
 
 
@@ -218,6 +219,7 @@ def _fit_options(config: Mapping[str, Any]) -> dict[str, Any]:
         "loss_fn": logistic_loss,
         "seed": config["seed"],
         "progress": False,
+        "callbacks": [common.step_logger(config["name"], config["steps"])],
     }
 
 
@@ -272,11 +274,16 @@ def _best_match(expression: sympy.Expr, model: str, data: Dataset):
     return min(matches, key=lambda m: (not m[0].equivalent, m[0].worst_term))
 
 
-def run_config(config: Mapping[str, Any]) -> xr.Dataset:
-    """One model and seed: numeric KAN, snapped KAN, boundary formula, their accuracies and the edge comparison."""
+def run_config(config: Mapping[str, Any], checkpoint: str | os.PathLike | None = None) -> xr.Dataset:
+    """One model and seed: numeric KAN, snapped KAN, boundary formula, their accuracies and the edge comparison.
+
+    With ``checkpoint`` (a folder, which the sweep gives each run) the numeric KAN's and the final fit calls are
+    checkpointed (:class:`kansci.studies.common.FitCheckpoints`); the library search in between reruns.
+    """
     data = _data(config)
     started = time.perf_counter()
-    numeric = _numeric_kan(data, config)
+    fits = common.FitCheckpoints(checkpoint)
+    numeric = _numeric_kan(data, config, fits)
     kept = data.select_inputs(numeric.config.input_ids)
     accuracy_kan = 1.0 - _error(numeric, kept.test_input, kept.test_label)
     libraries = _libraries(config, kept.input_names)
@@ -292,7 +299,7 @@ def run_config(config: Mapping[str, Any]) -> xr.Dataset:
         seed=config["seed"],
         fit_options={"lbfgs_iters": config["lbfgs_iters"]},
     )
-    kansci.fit(symbolic, kept, update_grid=False, **_fit_options(config))
+    fits.fit(symbolic, kept, update_grid=False, **_fit_options(config))
     boundary = read_boundary(symbolic, kept.train_input, data.input_names, level=0.0)
     simplified = simplify_boundary(
         boundary.expression, boundary.variables, kept.train_input, kept.train_label, tolerance=SIMPLIFY_TOLERANCE

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import math
 import os
 import platform
 import sys
@@ -37,6 +38,7 @@ from kansci.core.io import read_checkpoint
 
 __all__ = [
     "CHECKPOINT_STEPS",
+    "MAX_CHECKPOINTS",
     "PROGRESS_SECONDS",
     "FitCheckpoints",
     "VERDICTS",
@@ -67,6 +69,10 @@ PROGRESS_SECONDS = 10.0
 CHECKPOINT_STEPS = 10
 """Steps between two checkpoints of a run (:class:`FitCheckpoints`): the slowest LBFGS steps in the studies take
 about 2.5 s on 2 cores (a width-100 MLP on the Poisson problem), so an interrupted run loses well under a minute."""
+
+MAX_CHECKPOINTS = 50
+"""At most this many checkpoints per fit call (:class:`FitCheckpoints`), so that calls of many cheap steps do not
+spend their time writing checkpoints."""
 
 log = logging.getLogger("kansci.studies")
 
@@ -222,8 +228,10 @@ class FitCheckpoints:
 
     A run started again with the same folder makes the same calls in the same
     order: its finished calls are restored from their checkpoints (no training)
-    and the interrupted one resumes from its last checkpoint, losing at most
-    ``every`` steps. Without a folder, :meth:`fit` is plain :func:`kansci.fit`.
+    and the interrupted one resumes from its last checkpoint. A call of ``steps``
+    steps writes a checkpoint every ``max(every, ceil(steps / MAX_CHECKPOINTS))``
+    steps: at most :data:`MAX_CHECKPOINTS` writes (a few ms each) however cheap
+    its steps. Without a folder, :meth:`fit` is plain :func:`kansci.fit`.
 
     Parameters
     ----------
@@ -248,9 +256,8 @@ class FitCheckpoints:
             state = read_checkpoint(path)
             if state.get("history", {}).get("status", "completed") != "completed":
                 steps = min(steps, int(state["step"]))
-        return kansci.fit(
-            model, data, steps=steps, checkpoint=path, checkpoint_every=self.every, resume=True, **options
-        )
+        every = max(self.every, math.ceil(steps / MAX_CHECKPOINTS))
+        return kansci.fit(model, data, steps=steps, checkpoint=path, checkpoint_every=every, resume=True, **options)
 
 
 def describe(ds: xr.Dataset, variables: Mapping[str, tuple[str, str]]) -> xr.Dataset:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -186,13 +187,15 @@ def _model(config: Mapping[str, Any], n_inputs: int, n_classes: int) -> nn.Modul
     return mlp([n_inputs, *MLP_HIDDEN, n_classes], "relu", seed=config["seed"])
 
 
-def _train(model: nn.Module, data: Dataset, config: Mapping[str, Any]) -> kansci.History:
+def _train(model: nn.Module, data: Dataset, config: Mapping[str, Any], fits: common.FitCheckpoints) -> kansci.History:
     common_args = {"loss_fn": cross_entropy, "progress": False, "seed": config["seed"]}
     if config["model"] in KANS:
         steps = config["kan_steps"]
-        return kansci.fit(model, data, steps=steps, eval_every=steps, **common_args)
+        common_args["callbacks"] = [common.step_logger(config["name"], steps)]
+        return fits.fit(model, data, steps=steps, eval_every=steps, **common_args)
     steps = config["mlp_steps"]
-    return kansci.fit(model, data, steps=steps, opt="adam", lr=MLP_LR, batch=MLP_BATCH, eval_every=steps, **common_args)
+    common_args["callbacks"] = [common.step_logger(config["name"], steps)]
+    return fits.fit(model, data, steps=steps, opt="adam", lr=MLP_LR, batch=MLP_BATCH, eval_every=steps, **common_args)
 
 
 def _confusion(model: nn.Module, x: Tensor, target: Tensor) -> np.ndarray:
@@ -204,13 +207,16 @@ def _confusion(model: nn.Module, x: Tensor, target: Tensor) -> np.ndarray:
     return np.bincount(true * n + predicted, minlength=n * n).reshape(n, n)
 
 
-def run_config(config: Mapping[str, Any]) -> xr.Dataset:
-    """Train one model on one input set and split; accuracies, test confusion matrix and (KAN) input shares."""
+def run_config(config: Mapping[str, Any], checkpoint: str | os.PathLike | None = None) -> xr.Dataset:
+    """Train one model on one input set and split; accuracies, test confusion matrix and (KAN) input shares.
+
+    With ``checkpoint`` (a folder, which the sweep gives each run) training is checkpointed and resumes.
+    """
     classes = list(config["classes"])
     data = one_hot(standardized(_load(config)), classes)
     model = _model(config, data.n_inputs, len(classes))
     started = time.perf_counter()
-    history = _train(model, data, config)
+    history = _train(model, data, config, common.FitCheckpoints(checkpoint))
     seconds = time.perf_counter() - started
     train = np.trace(_confusion(model, data.train_input, data.train_label)) / data.train_input.shape[0]
     confusion = _confusion(model, data.test_input, data.test_label)
