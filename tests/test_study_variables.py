@@ -3,7 +3,7 @@
 import numpy as np
 import xarray as xr
 
-from kansci.studies import common, continual, knot_relations, knots, scaling, special, toy, unsupervised
+from kansci.studies import common, continual, feynman, knot_relations, knots, scaling, special, toy, unsupervised
 
 
 def _described(ds: xr.Dataset) -> list[str]:
@@ -104,3 +104,12 @@ def test_unsupervised_and_knot_relations_results_describe_every_variable():
         attrs={"name": "seed0", "seed": 0, "n_rows": 10},
     )
     assert _described(knot_relations.gather([group])) == []
+
+
+def test_feynman_results_describe_every_variable():
+    record = {"kan_shape": "[2, 1, 1]", "kan_numeric_rmse": 1e-3, "kan_seconds": 1.0, "engine_seconds": 1.0}
+    record |= {"engine_stopped_by": "iterations", "kan_symbolic_rmse": 1e-3, "verdict": "agree"}
+    record |= {"kan_vs_truth": "agree", "engine_vs_truth": "agree", "kan_formula": "x*y", "engine_formula": "x*y"}
+    record |= {"truth": "x*y", "engine_rmse": 1e-3, "outcome": "consistent"}
+    run = xr.Dataset({k: ((), v) for k, v in record.items()}, attrs={"name": "I.12.2"})
+    assert _described(feynman.gather([run])) == []

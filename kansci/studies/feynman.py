@@ -132,11 +132,30 @@ def outcome(between: str, kan: str, engine: str) -> str:
     return "consistent" if said_agree == (kan_right and engine_right) else "inconsistent"
 
 
+VARIABLES: dict[str, tuple[str, str]] = {
+    "kan_shape": ("layer widths of the pruned KAN", ""),
+    "kan_numeric_rmse": ("test RMSE of the KAN with spline edges, at the dataset's test points", "1"),
+    "kan_symbolic_rmse": ("test RMSE of the KAN after snapping every edge to a formula", "1"),
+    "kan_seconds": ("wall time of the KAN's training, pruning and snapping", "s"),
+    "engine_seconds": ("wall time of the symbolic-regression engine", "s"),
+    "engine_stopped_by": ("the engine's limit that stopped it (generations or the seconds cap)", ""),
+    "engine_rmse": ("RMSE of the engine's formula at the test points, relative to the targets' RMS", "1"),
+    "verdict": ("cross-check of the KAN's formula against the engine's", ""),
+    "kan_vs_truth": ("the KAN's formula against the true formula", ""),
+    "engine_vs_truth": ("the engine's formula against the true formula", ""),
+    "kan_formula": ("the KAN's formula", ""),
+    "engine_formula": ("the engine's formula", ""),
+    "truth": ("the true formula", ""),
+    "outcome": ("what the cross-check tells, judged against the truth", ""),
+}
+"""Variable -> (long_name, units) of ``results.nc`` (the equations are dimensionless)."""
+
+
 def gather(runs: Sequence[xr.Dataset]) -> xr.Dataset:
     ids = [r.attrs["name"] for r in runs]
     ds = xr.concat([r.assign_attrs({}) for r in runs], dim=xr.DataArray(ids, dims="equation", name="equation"))
     ds.attrs = common.provenance_attrs(study="feynman", precision=PRECISION)
-    return ds
+    return common.describe(ds, VARIABLES)
 
 
 def figure(ds: xr.Dataset) -> Figure:
