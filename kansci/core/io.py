@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import pickle
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,16 @@ import torch
 
 from kansci.core.model import KAN, KANConfig
 
-__all__ = ["load", "save", "state_copy", "write_atomic", "read_checkpoint"]
+__all__ = [
+    "check_state",
+    "load",
+    "open_temp_beside",
+    "read_checkpoint",
+    "save",
+    "state_copy",
+    "write_atomic",
+    "writable_path",
+]
 
 FORMAT = "kansci.kan"
 VERSION = 1
@@ -25,9 +34,8 @@ def write_atomic(obj: Any, path: str | os.PathLike) -> Path:
 
     An interrupted write never leaves a truncated file at ``path``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path = writable_path(path)
+    fd, tmp = open_temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
@@ -38,6 +46,36 @@ def write_atomic(obj: Any, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def writable_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path whose folder exists (created if needed), or a ValueError when it names a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory; pass a file path inside it, e.g. {str(path / 'model.pt')!r}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"cannot write {str(path)!r}: {str(parent)!r} is a file, not a folder")
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def open_temp_beside(path: Path) -> tuple[int, str]:
+    """Create a new hidden temporary file beside ``path``; return its descriptor and name.
+
+    Unlike ``tempfile.mkstemp`` (always 0600), the file gets the permissions
+    the process umask gives any new file (usually 0644), so the file renamed
+    into place reads like the figures written beside it.
+    """
+    for _ in range(100):
+        name = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), str(name)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file beside {path}")
 
 
 def state_copy(model: torch.nn.Module, device: torch.device | str | None = None) -> dict:
@@ -70,14 +108,42 @@ def model_from_record(record: dict, source: str, device: torch.device | str | No
         )
     try:
         config = KANConfig(**record["config"])
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, KeyError) as err:
         raise ValueError(f"{source} has an invalid model configuration: {err}") from err
+    check_state(record.get("state"), source)
     model = KAN.from_config(config)
     try:
         model.load_state_dict(record["state"])
     except (RuntimeError, KeyError) as err:
         raise ValueError(f"{source} holds a state that does not match its configuration: {err}") from err
     return model.to(device) if device is not None else model
+
+
+def check_state(state: object, source: str) -> None:
+    """Refuse a KAN state with non-finite values or knots out of order: it would load and compute garbage.
+
+    One pass over the (small) parameter tensors; a checkpoint damaged on disk or
+    written from a diverged run is named with the first bad entry.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"{source} holds no model state (got {type(state).__name__}); save models with kansci.save")
+    for name, value in state.items():
+        if not torch.is_tensor(value) or not value.is_floating_point():
+            continue
+        if not bool(torch.isfinite(value).all()):
+            count = int((~torch.isfinite(value)).sum())
+            raise ValueError(
+                f"{source} is damaged: {name} holds {count} NaN/inf value(s); "
+                "save the model again from a healthy run (fit restores the last finite parameters)"
+            )
+        if name.endswith("knots") and value.ndim == 2 and value.shape[1] > 1:
+            steps = value[:, 1:] - value[:, :-1]
+            if bool((steps < 0).any()) or bool((value[:, -1] <= value[:, 0]).any()):
+                feature = int(torch.nonzero((steps < 0).any(1) | (value[:, -1] <= value[:, 0]))[0, 0])
+                raise ValueError(
+                    f"{source} is damaged: {name} of input {feature} are not increasing; "
+                    "save the model again from a healthy run"
+                )
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from kansci.core.basis import BasisTable, extend_grid, local_bases, local_basis, scatter_dense
+from kansci.core.checks import as_integer, as_real, check_fits, check_samples, layer_bytes
 from kansci.core.fused import (
     SparseDesign,
     dense_layer,
@@ -110,12 +111,19 @@ class KANLayer(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        _check_layer_args(in_features, out_features, grid, k, grid_range, basis_mode)
+        reals = {"noise_scale": noise_scale, "scale_base_mu": scale_base_mu, "scale_base_sigma": scale_base_sigma}
+        reals["grid_eps"] = grid_eps
+        in_features, out_features, grid, k = _check_layer_args(
+            in_features, out_features, grid, k, grid_range, basis_mode, reals
+        )
+        kw = {"dtype": dtype or torch.get_default_dtype(), "device": device}
+        itemsize = torch.empty((), dtype=kw["dtype"]).element_size()
+        needed = layer_bytes(in_features, out_features, grid, k, itemsize)
+        check_fits(needed, f"KANLayer({in_features}, {out_features}) with grid={grid}", device)
         self.in_features, self.out_features = in_features, out_features
         self.grid_size, self.k = grid, k
-        self.grid_eps = grid_eps
+        self.grid_eps = float(grid_eps)
         self.basis_mode: BasisMode = basis_mode
-        kw = {"dtype": dtype or torch.get_default_dtype(), "device": device}
         lo = torch.full((in_features,), float(grid_range[0]), **kw)
         hi = torch.full((in_features,), float(grid_range[1]), **kw)
         knots = extend_grid(uniform_grid(lo, hi, grid), k)
@@ -280,6 +288,8 @@ class KANLayer(nn.Module):
         -------
         Tensor, shape (batch, out_features)
         """
+        if x.shape[0] == 0:  # an empty batch gives an empty output, as torch's own layers do
+            return F.silu(x) @ self.scale_base
         table = self.table()
         design = None if x.requires_grad else self._input_design(x, table)
         params = (self.coef, self.scale_spline, self.scale_base, self._weight_mask())
@@ -353,7 +363,7 @@ class KANLayer(nn.Module):
         """
         parts = []
         mask = self.symbolic.numeric_mask(self.mask)
-        for xc in x.split(chunk):
+        for xc in x.split(chunk) if x.shape[0] else ():
             spline = torch.einsum("bij,ijo->bio", self.basis(xc), self.coef) * self.scale_spline
             acts = (spline + F.silu(xc).unsqueeze(-1) * self.scale_base) * mask
             if len(self.symbolic):
@@ -395,6 +405,7 @@ class KANLayer(nn.Module):
         x : Tensor, shape (batch, in_features)
             Inputs this layer sees.
         """
+        check_samples(x, "the samples of a grid update")
         target = self.spline_values(x)
         grid = adaptive_grid(x, self.grid_size, self.grid_eps)
         self.knots.copy_(extend_grid(grid, self.k))
@@ -423,8 +434,9 @@ class KANLayer(nn.Module):
         0-2) that cost more in the end (relative L2 1.1e-3, 1.4e-3, 3.1e-4)
         than the refit's error does (5.1e-4, 8.7e-4, 3.6e-4).
         """
-        if intervals < 1:
-            raise ValueError(f"grid must be >= 1 interval, got {intervals}")
+        intervals = as_integer("grid (number of intervals)", intervals, minimum=1)
+        if x is not None:
+            check_samples(x, "the samples of a refinement")
         new_grid = subdivide_grid(self.grid, intervals)
         if x is not None:
             outside = (x.min(0).values < self.grid[:, 0]) | (x.max(0).values > self.grid[:, -1])
@@ -468,16 +480,18 @@ class KANLayer(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, grid={self.grid_size}, k={self.k}"
 
 
-def _check_layer_args(n_in: int, n_out: int, grid: int, k: int, grid_range, basis_mode: str) -> None:
-    for name, v in (("in_features", n_in), ("out_features", n_out)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if not isinstance(grid, int) or grid < 1:
-        raise ValueError(f"grid must be an integer >= 1 (number of intervals), got {grid!r}")
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"spline order k must be an integer >= 1, got {k!r}")
-    lo, hi = grid_range
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+def _check_layer_args(
+    n_in: int, n_out: int, grid: int, k: int, grid_range, basis_mode: str, reals: dict[str, float]
+) -> tuple[int, int, int, int]:
+    """The sizes as Python ints, or a ValueError naming the bad argument (see :mod:`kansci.core.checks`)."""
+    n_in, n_out = as_integer("in_features", n_in, minimum=1), as_integer("out_features", n_out, minimum=1)
+    grid = as_integer("grid (number of intervals)", grid, minimum=1)
+    k = as_integer("spline order k", k, minimum=1)
+    span = tuple(grid_range) if isinstance(grid_range, (tuple, list)) else ()
+    if len(span) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in span) or span[0] >= span[1]:
         raise ValueError(f"grid_range must be finite with lo < hi, got {grid_range!r}")
     if basis_mode not in ("auto", "dense", "sparse", "polynomial"):
         raise ValueError(f"basis_mode must be 'auto', 'dense', 'sparse' or 'polynomial', got {basis_mode!r}")
+    for name, value in reals.items():
+        as_real(name, value, *((0.0, 1.0) if name == "grid_eps" else ()))
+    return n_in, n_out, grid, k

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import Tensor, nn
 
+from kansci.core.checks import as_integer, as_real, check_fits, layer_bytes
 from kansci.core.layer import BasisMode, KANLayer
 
 __all__ = ["KAN", "KANConfig"]
@@ -53,30 +54,68 @@ class KANConfig:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
+        if isinstance(self.width, (str, bytes)) or not hasattr(self.width, "__iter__"):
+            raise ValueError(f"width must be a sequence of layer sizes such as [2, 5, 1], got {self.width!r}")
         width = tuple(self.width)
         if len(width) < 2:
             raise ValueError(f"width needs at least an input and an output size, got {list(width)}")
-        for w in width:
-            if not isinstance(w, int) or isinstance(w, bool) or w < 1:
-                raise ValueError(f"every width must be a positive integer, got {list(width)}")
+        try:
+            width = tuple(as_integer("width", w, minimum=1) for w in width)
+        except ValueError as err:
+            raise ValueError(f"every width must be a positive integer, got {list(width)}") from err
         object.__setattr__(self, "width", width)
-        if not isinstance(self.grid, int) or self.grid < 1:
-            raise ValueError(f"grid must be an integer >= 1 (number of intervals), got {self.grid!r}")
-        if not isinstance(self.k, int) or self.k < 1:
-            raise ValueError(f"spline order k must be an integer >= 1, got {self.k!r}")
-        if not 0.0 <= self.grid_eps <= 1.0:
-            raise ValueError(f"grid_eps must lie in [0, 1], got {self.grid_eps}")
+        object.__setattr__(self, "grid", as_integer("grid (number of intervals)", self.grid, minimum=1))
+        object.__setattr__(self, "k", as_integer("spline order k", self.k, minimum=1))
+        object.__setattr__(self, "seed", as_integer("seed", self.seed))
+        if not -(2**63) <= self.seed < 2**64:
+            raise ValueError(f"seed must fit in 64 bits, got {self.seed}")
+        object.__setattr__(self, "grid_eps", as_real("grid_eps", self.grid_eps, 0.0, 1.0))
+        for name in ("noise_scale", "scale_base_mu", "scale_base_sigma"):
+            object.__setattr__(self, name, as_real(name, getattr(self, name)))
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        object.__setattr__(self, "grid_range", tuple(float(v) for v in self.grid_range))
+        if self.basis_mode not in ("auto", "dense", "sparse", "polynomial"):
+            raise ValueError(f"basis_mode must be 'auto', 'dense', 'sparse' or 'polynomial', got {self.basis_mode!r}")
+        span = tuple(self.grid_range) if isinstance(self.grid_range, (tuple, list)) else ()
+        if len(span) != 2:
+            raise ValueError(f"grid_range must be a pair (lo, hi), got {self.grid_range!r}")
+        lo, hi = (as_real("grid_range", v) for v in span)
+        if not lo < hi:
+            raise ValueError(f"grid_range must have lo < hi, got {self.grid_range!r}")
+        object.__setattr__(self, "grid_range", (lo, hi))
         if self.input_ids is not None:
-            ids = tuple(int(i) for i in self.input_ids)
+            ids = tuple(as_integer("input_ids", i, minimum=0) for i in self.input_ids)
             if len(ids) != width[0]:
                 raise ValueError(f"input_ids has {len(ids)} entries but width[0] is {width[0]}")
             object.__setattr__(self, "input_ids", ids)
 
+    def build_bytes(self) -> int:
+        """Estimated peak memory to build this model (see :func:`kansci.core.checks.layer_bytes`)."""
+        itemsize = 8 if self.dtype == "float64" else 4
+        pairs = zip(self.width[:-1], self.width[1:])
+        return sum(layer_bytes(n_in, n_out, self.grid, self.k, itemsize) for n_in, n_out in pairs)
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# KANConfig fields that KAN takes as keyword options (the others are its named arguments)
+_OPTIONS = frozenset(
+    {"grid_range", "grid_eps", "noise_scale", "scale_base_mu", "scale_base_sigma", "basis_mode", "input_ids"}
+)
+
+
+def _check_device(device: torch.device | str | None) -> torch.device | None:
+    """``device`` as a torch.device that this torch build can use, or a ValueError naming the fix."""
+    if device is None:
+        return None
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} needs CUDA, which this torch build or machine lacks; use 'cpu'")
+    return device
 
 
 def _dtype_name(dtype: torch.dtype | str | None) -> str:
@@ -84,7 +123,7 @@ def _dtype_name(dtype: torch.dtype | str | None) -> str:
         dtype = torch.get_default_dtype()
     if isinstance(dtype, str):
         return dtype.replace("torch.", "")
-    if dtype not in (torch.float32, torch.float64):
+    if not isinstance(dtype, torch.dtype) or dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     return str(dtype).replace("torch.", "")
 
@@ -127,9 +166,14 @@ class KAN(nn.Module):
         **options,
     ) -> None:
         super().__init__()
-        config = KANConfig(width=tuple(width), grid=grid, k=k, seed=seed, dtype=_dtype_name(dtype), **options)
+        unknown = sorted(set(options) - _OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown KAN option(s) {unknown}; the options are {sorted(_OPTIONS)}")
+        config = KANConfig(width=width, grid=grid, k=k, seed=seed, dtype=_dtype_name(dtype), **options)
+        device = _check_device(device)
+        check_fits(config.build_bytes(), f"KAN {list(config.width)} with grid={config.grid}", device)
         self.config = config
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(config.seed)
         torch_dtype = getattr(torch, config.dtype)
         self.layers = nn.ModuleList(
             KANLayer(
@@ -270,10 +314,11 @@ class KAN(nn.Module):
         -------
         KAN
         """
-        if not isinstance(grid, int) or grid < 1:
-            raise ValueError(f"grid must be an integer >= 1, got {grid!r}")
+        config = replace(self.config, grid=grid)  # checks grid
+        check_fits(config.build_bytes(), f"KAN {list(config.width)} refined to grid={config.grid}", self.device)
         inputs = self.layer_inputs(x) if x is not None else [None] * (self.depth + 1)
-        out = self._shell(replace(self.config, grid=grid))
+        out = self._shell(config)
+        grid = config.grid
         out.layers = nn.ModuleList(layer.refined(grid, xi) for layer, xi in zip(self.layers, inputs[:-1]))
         return out
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
+from kansci.core.checks import as_real, check_samples
 from kansci.core.model import KAN
 
 __all__ = ["edge_scores", "node_scores", "prune"]
@@ -25,7 +26,16 @@ def edge_scores(model: KAN, x: Tensor) -> list[Tensor]:
     -------
     list of Tensor, one per layer, shape (in_l, out_l)
     """
+    _check_scoring(model, x)
     return [acts.abs().mean(dim=0) for acts in model.edge_activations(x)]
+
+
+def _check_scoring(model: KAN, x: Tensor) -> None:
+    """Scores need a KAN and finite samples (a mean over no rows or over NaN would score every edge NaN)."""
+    if not isinstance(model, KAN):
+        raise ValueError(f"scores and pruning need a kansci.KAN, got {type(model).__name__}")
+    model.check_input(x)
+    check_samples(x, "the samples edges are scored on")
 
 
 @torch.no_grad()
@@ -80,6 +90,9 @@ def prune(
     -------
     KAN
     """
+    threshold = as_real("threshold", threshold, minimum=0.0)
+    if edge_threshold is not None:
+        edge_threshold = as_real("edge_threshold", edge_threshold, minimum=0.0)
     scores = edge_scores(model, x)
     keep = [torch.arange(model.width[0], device=model.device)]
     if inputs:

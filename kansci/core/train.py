@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from kansci.core.checks import as_integer, as_real
 from kansci.core.io import model_record, read_checkpoint, state_copy, write_atomic
 from kansci.core.jacobian import has_closed_form_jacobian, output_jacobian
 from kansci.core.lbfgs import LBFGS
@@ -107,6 +108,14 @@ def _least_squares_optimizer(
 
     closed_form = jacobian if has_closed_form_jacobian(model) else None
     return LevenbergMarquardt(fitted, residuals, x.shape[0], jacobian=closed_form)
+
+
+class _NonFiniteStart(Exception):
+    """The first loss of a fit is not finite (raised inside the closure, turned into a ValueError by fit)."""
+
+    def __init__(self, loss: float, step: int) -> None:
+        super().__init__(loss, step)
+        self.loss, self.step = loss, step
 
 
 def _finite(model: nn.Module) -> bool:
@@ -207,14 +216,35 @@ def fit(
     Raises
     ------
     ValueError
-        On mismatched data and model, unknown optimizer, or bad settings.
+        On mismatched data and model, unknown optimizer, or bad settings (each message names the fix);
+        or when the loss is not finite at the starting parameters, so that there is nothing to train
+        from (the parameters are then left as they were before the call).
     """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module such as kansci.KAN, got {type(model).__name__}")
     if opt not in ("lbfgs", "adam", "lm"):
         raise ValueError(f"opt must be 'lbfgs', 'adam' or 'lm', got {opt!r}")
-    if steps < 0 or batch == 0 or batch < -1:
-        raise ValueError(f"steps must be >= 0 and batch -1 or >= 1, got steps={steps}, batch={batch}")
-    if checkpoint_every < 1 or eval_every < 1 or grid_update_every < 1:
-        raise ValueError("checkpoint_every, eval_every and grid_update_every must be >= 1")
+    steps = as_integer("steps", steps, minimum=0)
+    batch = as_integer("batch", batch, minimum=-1)
+    if batch == 0:
+        raise ValueError("batch must be -1 (all training samples) or >= 1, got 0")
+    for name, value in (
+        ("checkpoint_every", checkpoint_every), ("eval_every", eval_every), ("grid_update_every", grid_update_every),
+        ("reg_samples", reg_samples), ("lbfgs_iters", lbfgs_iters),
+    ):  # fmt: skip
+        as_integer(name, value, minimum=1)
+    stop_grid_update_step = as_integer("stop_grid_update_step", stop_grid_update_step)
+    seed = as_integer("seed", seed)
+    lamb = as_real("lamb", lamb, minimum=0.0)
+    lamb_l1 = as_real("lamb_l1", lamb_l1, minimum=0.0)
+    lamb_entropy = as_real("lamb_entropy", lamb_entropy, minimum=0.0)
+    if lr is not None and as_real("lr", lr, minimum=0.0) == 0.0:
+        raise ValueError("lr must be a positive learning rate, got 0")
+    for name, value in (("loss_fn", loss_fn), *((f"metrics[{k!r}]", v) for k, v in (metrics or {}).items())):
+        if value is not None and not callable(value):
+            raise ValueError(f"{name} must be a callable, got {type(value).__name__}")
+    if any(not callable(cb) for cb in callbacks):
+        raise ValueError("callbacks must be a sequence of callables cb(step, model, history)")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=PATH to resume from")
     is_kan = isinstance(model, KAN)
@@ -226,6 +256,10 @@ def fit(
     if dataset is not None:
         _check_data(model, dataset)
         grid_samples = dataset.train_input
+    elif grid_samples is not None and is_kan:
+        model.check_input(grid_samples, "grid_samples")
+    if checkpoint is not None and Path(checkpoint).is_dir():
+        raise ValueError(f"checkpoint {str(checkpoint)!r} is a directory; pass a file path inside it")
     mse = loss_fn is None  # then the backward pass starts at the prediction (no graph for the loss)
     lr = lr if lr is not None else (1.0 if opt == "lbfgs" else 1e-3)
     gen = torch.Generator().manual_seed(seed)
@@ -305,6 +339,7 @@ def fit(
         return loss.detach(), reg.detach(), parts, roots
 
     verified: dict[str, Tensor] | None = None
+    initial = state_copy(model)  # restored if the very first loss is not finite
     bar = tqdm(range(start, steps), disable=(None if progress is None else not progress), desc="fit", leave=False)
     try:
         for step in bar:
@@ -322,17 +357,29 @@ def fit(
             xy = draw_batch()
             evaluations: list[dict[str, Any]] = []  # one record per closure call, in order
 
-            def closure(optimizer=optimizer, xy=xy, evaluations=evaluations) -> Tensor:
+            def closure(
+                optimizer=optimizer, xy=xy, evaluations=evaluations, first=verified is None and opt != "lm", step=step
+            ) -> Tensor:
                 for p in params:  # Optimizer.zero_grad passes through torch.compile's guard: slow per call
                     p.grad = None
                 loss, reg, parts, roots = objective(xy)
                 tensors, grads = zip(*roots)
                 torch.autograd.backward(tensors, grads)
                 total = loss + lamb * reg
+                if first and not evaluations and not bool(torch.isfinite(total)):
+                    raise _NonFiniteStart(float(total), step)  # nothing to train from: stop before any update
                 evaluations.append({"total": total, "loss": loss, "reg": reg, "parts": parts})
                 return total
 
-            optimizer.step(closure)
+            try:
+                optimizer.step(closure)
+            except _NonFiniteStart as start_loss:
+                model.load_state_dict(initial)
+                raise ValueError(
+                    f"the loss is {start_loss.loss} at the starting parameters (step {start_loss.step}), so training "
+                    "cannot start; the model's parameters are as they were before fit. Check the data, the loss "
+                    "and the model for NaN or inf"
+                ) from None
             if evaluations and bool(torch.isfinite(evaluations[0]["total"])):
                 verified = start_state  # the loss at the step's starting point was finite
             accepted_loss = getattr(optimizer, "accepted_loss", None)
@@ -342,12 +389,10 @@ def fit(
             train_mse = record["loss"] if mse and full_batch and at_params else None
             total = record.get("total")
             if total is None or not bool(torch.isfinite(total)) or not _finite(model):
-                if verified is not None:
-                    model.load_state_dict(verified)
+                model.load_state_dict(verified if verified is not None else initial)
                 history.status = "nan_restored"
-                history.events.append(
-                    f"non-finite loss or parameters at step {step}: restored the last parameters with a finite loss"
-                )
+                restored = "the last parameters with a finite loss" if verified is not None else "those before fit"
+                history.events.append(f"non-finite loss or parameters at step {step}: restored {restored}")
                 log.warning("non-finite loss at step %d; restored the last good parameters and stopped", step)
                 break
             _log_step(history, step, model, dataset, record, metrics, eval_every, train_mse)
