@@ -14,10 +14,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import xarray as xr
+
+from kansci.core.io import open_temp_beside, writable_path
 
 __all__ = ["import_distributed", "read", "write"]
 
@@ -53,9 +54,8 @@ def import_distributed():
 def write(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` to ``path`` (h5netcdf) through a temporary file and a rename: never a truncated file."""
     _import_distributed_beside_snappy()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path = writable_path(path)
+    fd, tmp = open_temp_beside(path)  # the permissions a new file gets (mkstemp's are always 0600)
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="h5netcdf")
@@ -66,7 +66,41 @@ def write(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     return path
 
 
-def read(path: str | os.PathLike) -> xr.Dataset:
-    """Read a whole NetCDF file into memory (the file is closed on return)."""
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+# what h5py / h5netcdf raise on a file that is not (or no longer) valid NetCDF / HDF5
+_UNREADABLE = (OSError, RuntimeError, ValueError, KeyError, TypeError, IndexError)
+
+DEFAULT_REMEDY = "delete it so that it is computed again (a stored run or a cache entry), or restore it from a copy"
+
+
+def read(path: str | os.PathLike, remedy: str = DEFAULT_REMEDY) -> xr.Dataset:
+    """Read a whole NetCDF file into memory (the file is closed on return).
+
+    Parameters
+    ----------
+    path : str or PathLike
+    remedy : str
+        What the reader of a corrupt file should do, appended to the error.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If ``path`` is a directory, or the file is corrupt, truncated or not NetCDF / HDF5 (the message
+        names the file and ``remedy``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; pass the path of a NetCDF file")
+    if not path.is_file():
+        raise FileNotFoundError(f"no NetCDF file at {path}")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    except FileNotFoundError:
+        raise
+    except _UNREADABLE as err:
+        raise ValueError(
+            f"{path} is not a readable NetCDF file; it is corrupt, truncated or of another format "
+            f"({type(err).__name__}: {err}). {remedy[:1].upper()}{remedy[1:]}"
+        ) from err

@@ -112,7 +112,9 @@ def read_table(path: str | os.PathLike | None = None):
             f"no knot table at {path}; generate it with `{GENERATOR_COMMAND}` "
             '(needs pip install "kansci[knots]"), or point $KANSCI_KNOTS at a copy'
         )
-    table = netcdf.read(path)
+    table = netcdf.read(
+        path, remedy=f"regenerate it with `{GENERATOR_COMMAND}`, or point $KANSCI_KNOTS at an intact copy"
+    )
     missing = [v for v in ("inputs", "signature", "feature") if v not in table.variables]
     if missing:
         raise ValueError(f"{path} is not a knot table: missing {missing}; regenerate it with `{GENERATOR_COMMAND}`")

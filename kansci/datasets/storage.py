@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -119,7 +118,10 @@ def _assemble(arrays: dict[str, np.ndarray], attrs: dict) -> Dataset:
 
 
 def _not_readable(path: Path, err: Exception) -> ValueError:
-    return ValueError(f"{path} is not a readable NetCDF / HDF5 file ({err}); was it written by kansci?")
+    return ValueError(
+        f"{path} is not a readable HDF5 file; it is corrupt, truncated or of another format "
+        f"({type(err).__name__}: {err}). A kansci Dataset file is written by kansci.datasets.to_hdf5; write it again"
+    )
 
 
 def to_netcdf(ds: Dataset, path: str | os.PathLike) -> Path:
@@ -159,17 +161,16 @@ def from_netcdf(path: str | os.PathLike) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no dataset file at {path}")
-    try:
-        record = netcdf.read(path)
-    except (OSError, ValueError) as err:
-        raise _not_readable(path, err) from err
+    record = netcdf.read(path, remedy="a kansci Dataset file is written by kansci.datasets.to_netcdf; write it again")
     _check_layout(path, set(record.variables), record.attrs)
     return _assemble({name: record[name].values for name in _VARIABLES}, record.attrs)
 
 
 def _write_atomically(path: Path, write: Callable[[str], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    from kansci.core.io import open_temp_beside, writable_path
+
+    path = writable_path(path)
+    fd, tmp = open_temp_beside(path)  # the permissions a new file gets (mkstemp's are always 0600)
     os.close(fd)
     try:
         write(tmp)
@@ -222,9 +223,16 @@ def from_hdf5(path: str | os.PathLike) -> Dataset:
     except OSError as err:
         raise _not_readable(path, err) from err
     with f:
-        attrs = {key: str(value) for key, value in f.attrs.items()}
-        _check_layout(path, {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}, attrs)
-        arrays = {name: f[name].asstr()[()] if f[name].dtype.kind == "O" else f[name][()] for name in _VARIABLES}
+        try:
+            attrs = {key: str(value) for key, value in f.attrs.items()}
+            names = {k for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+        except (OSError, RuntimeError, KeyError) as err:
+            raise _not_readable(path, err) from err
+        _check_layout(path, names, attrs)
+        try:
+            arrays = {name: f[name].asstr()[()] if f[name].dtype.kind == "O" else f[name][()] for name in _VARIABLES}
+        except (OSError, RuntimeError, KeyError) as err:
+            raise _not_readable(path, err) from err
     return _assemble(arrays, attrs)
 
 
@@ -313,10 +321,7 @@ def reference_from_netcdf(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no reference solution file at {path}")
-    try:
-        record = netcdf.read(path)
-    except (OSError, ValueError) as err:
-        raise _not_readable(path, err) from err
+    record = netcdf.read(path, remedy="a reference solution is written by reference_to_netcdf; compute it again")
     if record.attrs.get("layout") != REFERENCE_LAYOUT or "u" not in record:
         raise ValueError(f"{path} is not a kansci reference solution (layout {REFERENCE_LAYOUT!r})")
     return _check_reference({"x": record["x"].values, "t": record["t"].values, "u": record["u"].values})
