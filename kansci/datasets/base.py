@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -196,18 +198,29 @@ def from_function(
     >>> data.train_input.shape, data.train_label.shape
     (torch.Size([100, 2]), torch.Size([100, 1]))
     """
-    if n_var < 1 or n_train < 1 or n_test < 1:
-        raise ValueError(f"n_var, n_train and n_test must be >= 1, got {n_var}, {n_train}, {n_test}")
+    if not callable(f):
+        raise ValueError(f"f must be a callable mapping x of shape (n, n_var) to y, got {type(f).__name__}")
+    counts = {"n_var": n_var, "n_train": n_train, "n_test": n_test, "seed": seed}
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (name != "seed" and value < 1):
+            raise ValueError(f"{name} must be an integer" + (" >= 1" if name != "seed" else "") + f", got {value!r}")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0.0 <= noise < math.inf:
+        raise ValueError(f"noise (the labels' noise standard deviation) must be a finite number >= 0, got {noise!r}")
     one_pair = len(ranges) == 2 and not isinstance(ranges[0], Sequence)
     bounds = torch.tensor([ranges] * n_var if one_pair else ranges, dtype=torch.float64)
-    if bounds.shape != (n_var, 2) or bool((bounds[:, 0] >= bounds[:, 1]).any()):
-        raise ValueError(f"ranges must be (lo, hi) or {n_var} pairs with lo < hi, got {ranges!r}")
+    if bounds.shape != (n_var, 2) or not bool((bounds[:, 0] < bounds[:, 1]).all() and bounds.isfinite().all()):
+        raise ValueError(f"ranges must be finite (lo, hi) or {n_var} such pairs with lo < hi, got {ranges!r}")
     gen = torch.Generator().manual_seed(seed)
 
     def sample(n: int) -> tuple[Tensor, Tensor]:
         x = bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * torch.rand(n, n_var, generator=gen, dtype=torch.float64)
         x = x.to(dtype)
         y = f(x)
+        if not isinstance(y, Tensor) or y.ndim not in (1, 2) or y.shape[0] != n:
+            got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
+            raise ValueError(
+                f"f must return a tensor of shape (n,) or (n, n_out) for x of shape {(n, n_var)}, got {got}"
+            )
         return x, (y.reshape(n, -1) if y.ndim == 1 else y).to(dtype)
 
     x_train, y_train = sample(n_train)
