@@ -13,6 +13,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from kansci.core.checks import as_integer
 from kansci.core.io import read_checkpoint
 from kansci.core.model import KAN
 from kansci.core.train import Callback, History, fit
@@ -198,6 +199,37 @@ def _steps_to_resume(path: Path, steps: int) -> int:
     return min(steps, int(state["step"])) if ended else steps
 
 
+def _check_solve_args(problem: object, model: object, grid_schedule: Sequence[int], **counts: int) -> None:
+    """Refuse what :func:`solve` cannot run, before any point is sampled."""
+    if not isinstance(problem, Problem):
+        raise ValueError(
+            f"problem must be a kansci.pde.Problem (e.g. kansci.pde.problems.poisson_paper()), "
+            f"got {type(problem).__name__}"
+        )
+    if not isinstance(model, nn.Module) or next(model.parameters(), None) is None:
+        raise ValueError(
+            f"model must be a torch.nn.Module with parameters, such as kansci.KAN([{problem.dim}, 5, "
+            f"{problem.n_fields}]), got {type(model).__name__}"
+        )
+    for name, value in counts.items():
+        as_integer(name, value, minimum=0)
+    if counts["steps"] < 1:
+        raise ValueError(f"steps must be >= 1 (optimizer steps per grid stage), got {counts['steps']}")
+    if isinstance(grid_schedule, (str, bytes)) or not hasattr(grid_schedule, "__iter__"):
+        raise ValueError(f"grid_schedule must be a sequence of grid sizes such as (10, 20), got {grid_schedule!r}")
+    if not isinstance(model, KAN):
+        return  # solve refuses a grid schedule for other modules
+    previous = model.config.grid
+    for grid in grid_schedule:
+        grid = as_integer("every grid_schedule entry", grid, minimum=1)
+        if grid <= previous:
+            raise ValueError(
+                f"grid_schedule must increase from the model's grid {model.config.grid}, got {list(grid_schedule)}: "
+                "a grid at or below the one before would coarsen the model or repeat the stage"
+            )
+        previous = grid
+
+
 def solve(
     problem: Problem,
     model: nn.Module,
@@ -282,6 +314,7 @@ def solve(
     -------
     SolveResult
     """
+    _check_solve_args(problem, model, grid_schedule, steps=steps, adam_steps=adam_steps, resample_every=resample_every)
     n_out = model.width[-1] if isinstance(model, KAN) else None
     if isinstance(model, KAN) and (model.width[0] != problem.dim or n_out != problem.n_fields):
         raise ValueError(
