@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -42,8 +43,13 @@ def test_the_readme_has_its_three_examples_and_each_stands_alone():
 def _run(block: str, path: Path, monkeypatch) -> str:
     monkeypatch.chdir(path)  # the examples write small files (checkpoint, model, figure) into the working folder
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(block, "README.md", "exec"), {"__name__": "__main__"})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as timed in the README; tiny models gain nothing from a second thread
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, "README.md", "exec"), {"__name__": "__main__"})
+    finally:
+        torch.set_num_threads(threads)
     return out.getvalue()
 
 
