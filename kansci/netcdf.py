@@ -101,6 +101,6 @@ def read(path: str | os.PathLike, remedy: str = DEFAULT_REMEDY) -> xr.Dataset:
         raise
     except _UNREADABLE as err:
         raise ValueError(
-            f"{path} is not a readable NetCDF file; it is corrupt, truncated or of another format "
+            f"{path} is not a readable NetCDF / HDF5 file; it is corrupt, truncated or of another format "
             f"({type(err).__name__}: {err}). {remedy[:1].upper()}{remedy[1:]}"
         ) from err

@@ -42,7 +42,7 @@ DAMAGE = ["truncated", "empty", "garbage", "zeroed superblock"]
 def test_a_damaged_results_file_is_named_with_what_to_do(tmp_path, how):
     path = netcdf.write(_record(), tmp_path / "runs" / "0123abcd.nc")  # as a sweep stores a run
     _damage(path, how)
-    with pytest.raises(ValueError, match="not a readable NetCDF file") as caught:
+    with pytest.raises(ValueError, match="not a readable NetCDF / HDF5 file") as caught:
         netcdf.read(path)
     message = str(caught.value)
     assert str(path) in message and "Delete it so that it is computed again" in message
@@ -52,7 +52,7 @@ def test_a_damaged_results_file_is_named_with_what_to_do(tmp_path, how):
 def test_a_damaged_knot_table_says_how_to_regenerate_it(tmp_path, how):
     path = netcdf.write(_record(), tmp_path / "knots.nc")
     _damage(path, how)
-    with pytest.raises(ValueError, match="not a readable NetCDF file") as caught:
+    with pytest.raises(ValueError, match="not a readable NetCDF / HDF5 file") as caught:
         read_table(path)
     assert str(path) in str(caught.value) and GENERATOR_COMMAND in str(caught.value)
 

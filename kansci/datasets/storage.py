@@ -119,7 +119,7 @@ def _assemble(arrays: dict[str, np.ndarray], attrs: dict) -> Dataset:
 
 def _not_readable(path: Path, err: Exception) -> ValueError:
     return ValueError(
-        f"{path} is not a readable HDF5 file; it is corrupt, truncated or of another format "
+        f"{path} is not a readable NetCDF / HDF5 file; it is corrupt, truncated or of another format "
         f"({type(err).__name__}: {err}). A kansci Dataset file is written by kansci.datasets.to_hdf5; write it again"
     )
 
