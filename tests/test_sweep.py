@@ -55,7 +55,7 @@ def test_a_failed_run_keeps_the_finished_ones(tmp_path):
 
 @pytest.mark.needs("distributed")
 def test_a_dask_local_cluster_runs_the_sweep_and_resumes(tmp_path):
-    import distributed
+    distributed = netcdf.import_distributed()  # beside SnapPy's 'snappy' module, as the sweep imports it
 
     configs = [{"name": "dask", "a": a} for a in (1.0, 2.0, -3.0)]
     sweep.run(square, configs[:1], store=tmp_path, workers=0, progress=False)  # one run stored before
