@@ -123,3 +123,14 @@ def test_written_files_get_the_permissions_of_any_new_file(tmp_path, umask):
         os.umask(previous)
     assert _mode(figure) == 0o666 & ~umask
     assert [_mode(p) for p in written] == [_mode(figure)] * len(written)
+
+
+def test_fit_refuses_to_resume_from_a_damaged_checkpoint(tmp_path):
+    data = from_function(lambda x: x[:, 0] * x[:, 1], 2, n_train=20, n_test=10)
+    path = tmp_path / "fit.pt"
+    kansci.fit(KAN([2, 3, 1]), data, steps=1, opt="adam", checkpoint=path, progress=False)
+    record = torch.load(path, weights_only=True)
+    record["model"]["state"]["layers.0.coef"].fill_(float("nan"))
+    torch.save(record, path)
+    with pytest.raises(ValueError, match=r"fit.pt is damaged: layers.0.coef holds 48 NaN/inf"):
+        kansci.fit(KAN([2, 3, 1]), data, steps=2, opt="adam", checkpoint=path, resume=True, progress=False)

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from kansci.core.checks import as_integer, as_real
-from kansci.core.io import model_record, read_checkpoint, state_copy, write_atomic
+from kansci.core.io import check_state, model_record, read_checkpoint, state_copy, write_atomic
 from kansci.core.jacobian import has_closed_form_jacobian, output_jacobian
 from kansci.core.lbfgs import LBFGS
 from kansci.core.lm import LevenbergMarquardt
@@ -276,8 +276,10 @@ def fit(
         state = read_checkpoint(ckpt_path)
         if not isinstance(state, dict) or state.get("kind") != "kansci.fit":
             raise ValueError(f"{ckpt_path} is not a training checkpoint written by kansci.fit")
+        saved = state["model"]["state"] if "format" in state["model"] else state["model"]
+        check_state(saved, str(ckpt_path))  # a damaged checkpoint would resume from NaN or disordered knots
         try:
-            model.load_state_dict(state["model"]["state"] if "format" in state["model"] else state["model"])
+            model.load_state_dict(saved)
         except RuntimeError as err:
             raise ValueError(f"{ckpt_path} does not match this model: {err}") from err
         optimizer.load_state_dict(state["optimizer"])
