@@ -66,6 +66,7 @@ def test_report_collects_every_claim_and_survives_a_failing_study(tmp_path, monk
 
 
 @pytest.mark.slow
+@pytest.mark.needs("pyoperon")  # the Feynman study's engine
 def test_quick_report_runs_every_study(tmp_path):
     ds = report.main(["--quick", "--out", str(tmp_path), "--workers", "0"])
     assert list(ds["study"].values) == list(report.STUDIES)
