@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from kansci.core.model import KAN, KANConfig
+from kansci.core.model import KAN, KANConfig, _check_device
 
 __all__ = [
     "check_state",
@@ -111,6 +111,7 @@ def model_from_record(record: dict, source: str, device: torch.device | str | No
     except (TypeError, ValueError, KeyError) as err:
         raise ValueError(f"{source} has an invalid model configuration: {err}") from err
     check_state(record.get("state"), source)
+    device = _check_device(device)
     model = KAN.from_config(config)
     try:
         model.load_state_dict(record["state"])

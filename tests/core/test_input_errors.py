@@ -1,6 +1,8 @@
 """Bad input to the core's public API: one clear error each, raised before any work (one row per bad input)."""
 
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +23,11 @@ def _small() -> KAN:
 
 def _data(n: int = 16) -> Dataset:
     return from_function(lambda x: x[:, 0] * x[:, 1], 2, n_train=n, n_test=n)
+
+
+def _saved_and_loaded(**options) -> KAN:
+    with tempfile.TemporaryDirectory() as folder:
+        return kansci.load(kansci.save(_small(), Path(folder) / "model.pt"), **options)
 
 
 CONSTRUCTION = [
@@ -67,6 +74,7 @@ MODEL_USE = [
     ("prune edge_threshold str", lambda: prune(_small(), torch.rand(4, 2), edge_threshold="x"), "real number"),
     ("edge scores on NaN rows", lambda: edge_scores(_small(), torch.full((3, 2), INF)), "hold NaN or inf"),
     ("save into a directory", lambda: kansci.save(_small(), "."), "is a directory; pass a file path inside it"),
+    ("load onto an unknown device", lambda: _saved_and_loaded(device="gpu0"), "device must be a torch device"),
 ]
 
 TRAINING = [
