@@ -487,8 +487,8 @@ def _check_layer_args(
     n_in, n_out = as_integer("in_features", n_in, minimum=1), as_integer("out_features", n_out, minimum=1)
     grid = as_integer("grid (number of intervals)", grid, minimum=1)
     k = as_integer("spline order k", k, minimum=1)
-    span = tuple(grid_range) if isinstance(grid_range, (tuple, list)) else ()
-    if len(span) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in span) or span[0] >= span[1]:
+    span = () if isinstance(grid_range, (str, bytes)) else tuple(getattr(grid_range, "__iter__", tuple)())
+    if len(span) != 2 or as_real("grid_range", span[0]) >= as_real("grid_range", span[1]):
         raise ValueError(f"grid_range must be finite with lo < hi, got {grid_range!r}")
     if basis_mode not in ("auto", "dense", "sparse", "polynomial"):
         raise ValueError(f"basis_mode must be 'auto', 'dense', 'sparse' or 'polynomial', got {basis_mode!r}")

@@ -76,7 +76,7 @@ class KANConfig:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.basis_mode not in ("auto", "dense", "sparse", "polynomial"):
             raise ValueError(f"basis_mode must be 'auto', 'dense', 'sparse' or 'polynomial', got {self.basis_mode!r}")
-        span = tuple(self.grid_range) if isinstance(self.grid_range, (tuple, list)) else ()
+        span = () if isinstance(self.grid_range, (str, bytes)) else tuple(getattr(self.grid_range, "__iter__", tuple)())
         if len(span) != 2:
             raise ValueError(f"grid_range must be a pair (lo, hi), got {self.grid_range!r}")
         lo, hi = (as_real("grid_range", v) for v in span)
