@@ -47,11 +47,11 @@ def configs(quick: bool, seed: int, equations: Sequence[str] | None, engine: str
         raise ValueError(f"unknown equations {unknown}; choose from {list(feynman.DIMENSIONLESS)}")
     # the engine stops on generations, so the same command gives the same formulas on any machine; the seconds are
     # a safety cap that a normal run never reaches (quick: 20 generations took 3-18 s on 2 cores)
-    engine = {"engine_generations": 20, "engine_seconds_cap": 600.0}
+    search = {"engine_generations": 20, "engine_seconds_cap": 600.0}
     settings = (
-        {"n_train": 200, "steps": 10, "hidden": 3, "grids": [5], **engine}
+        {"n_train": 200, "steps": 10, "hidden": 3, "grids": [5], **search}
         if quick
-        else {"n_train": 1000, "steps": 50, "hidden": 5, "grids": [5, 10, 20], **engine, "engine_generations": 50}
+        else {"n_train": 1000, "steps": 50, "hidden": 5, "grids": [5, 10, 20], **search, "engine_generations": 50}
     )
     return [{"name": eq, "equation": eq, "seed": seed, "engine": engine, **settings} for eq in ids]
 
