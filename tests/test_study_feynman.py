@@ -55,6 +55,14 @@ def test_claims_count_consistency_only_where_a_formula_is_right():
     assert feynman.claims(all_wrong)[1].verdict == "short"  # nothing the cross-check could confirm
 
 
+def test_configs_stop_the_engine_on_generations():
+    quick = feynman.configs(True, 3, None, "operon")
+    assert [c["equation"] for c in quick] == list(feynman.QUICK_EQUATIONS)
+    assert all(c["engine"] == "operon" and c["engine_generations"] == 20 and c["seed"] == 3 for c in quick)
+    full = feynman.configs(False, 0, ["I.12.11"], "pysr")[0]
+    assert full["engine"] == "pysr" and full["engine_generations"] == 50 and full["engine_seconds_cap"] == 600
+
+
 def test_unknown_equation_is_named():
     with pytest.raises(ValueError, match=r"unknown equations \['I.99'\]"):
         feynman.configs(False, 0, ["I.99"], "operon")
