@@ -288,6 +288,8 @@ class KANLayer(nn.Module):
         -------
         Tensor, shape (batch, out_features)
         """
+        if x.ndim != 2 or x.shape[1] != self.in_features or x.dtype != self.knots.dtype:
+            raise ValueError(self._input_error(x))
         if x.shape[0] == 0:  # an empty batch gives an empty output, as torch's own layers do
             return F.silu(x) @ self.scale_base
         table = self.table()
@@ -304,6 +306,11 @@ class KANLayer(nn.Module):
         if len(self.symbolic):
             out = out + self.symbolic.summed(self.symbolic.terms(x, self.mask)[0])
         return out
+
+    def _input_error(self, x: Tensor) -> str:
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            return f"x has shape {tuple(x.shape)} but the layer expects (batch, {self.in_features})"
+        return f"x has dtype {x.dtype} but the layer is {self.knots.dtype}; use x.to({self.knots.dtype})"
 
     def combine(self, values: Tensor, row: Tensor, base: Tensor, spline_weight: Tensor, base_weight: Tensor) -> Tensor:
         """Contract local basis values and base-function values with the weights.

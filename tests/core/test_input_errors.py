@@ -58,6 +58,10 @@ CONSTRUCTION = [
     ("layer grid numpy float", lambda: KANLayer(2, 1, np.float64(5)), "must be an integer"),
     ("layer noise_scale nan", lambda: KANLayer(2, 1, noise_scale=NAN), "noise_scale must be a finite"),
     ("layer too large to build", lambda: KANLayer(2, 1, 10**8), "GiB to build"),
+    ("layer fed 3 columns", lambda: KANLayer(2, 1)(torch.zeros(4, 3)), r"shape \(4, 3\) but the layer expects"),
+    ("layer fed a vector", lambda: KANLayer(2, 1)(torch.zeros(4)), r"shape \(4,\) but the layer expects"),
+    ("layer fed float64", lambda: KANLayer(2, 1)(torch.zeros(4, 2, dtype=torch.float64)), "use x.to"),
+    ("layer fed integers", lambda: KANLayer(2, 1)(torch.zeros(4, 2, dtype=torch.long)), "dtype torch.int64"),
 ]
 
 MODEL_USE = [
