@@ -11,6 +11,13 @@ check it against the paper it cites. Sources:
 Numbers are as the sources report them. Where a study needs another measure
 than the one published (a relative L2 error where the paper gives an MSE),
 the entry says how it was converted (:attr:`Published.note`).
+
+The KAN paper's numbers and places were checked against its text. Its table
+numbers changed between arXiv versions; the ones here are those of a version
+later than the first (special functions Table 1, Feynman Table 2, knots Table 3,
+mobility edges Table 5), and each place also names the table by its subject.
+The places given for Rigas et al. and PINNacle were not checked against those
+papers' tables; their entries say so.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class Source:
     paper : str
         Authors, year and arXiv id, e.g. ``"Liu et al. 2024, arXiv 2404.19756"``.
     where : str
-        Section, table or figure, e.g. ``"§3.2, Table 2"``.
+        Section, table or figure, e.g. ``"§3.2, Table 1 (special functions)"``.
     """
 
     paper: str
@@ -97,8 +104,10 @@ POISSON_EXACT_RMS = 0.4345
 """Root mean square of the paper's exact solution sin(pi x) sin(pi y^2) over [-1, 1]^2 (to 4 digits; checked
 in the tests): the paper's MSEs divided by its square give relative L2 errors."""
 
-_POISSON = Source(KAN_PAPER, "§3.4, Figure 3.3")
+_POISSON = Source(KAN_PAPER, "§3.4, text (the MSEs and sizes) and Figure 3.3")
 _MSE_NOTE = "the paper gives MSE ~{mse:g}; relative L2 = sqrt(MSE) / {rms} (RMS of the exact solution)"
+_RIGAS_UNCHECKED = "value and place not checked against the paper's tables"
+_PINNACLE_UNCHECKED = "value and place not checked against the paper's table (its versions may differ)"
 
 PDE: dict[str, dict[str, Published]] = {
     "poisson_paper": {
@@ -111,36 +120,46 @@ PDE: dict[str, dict[str, Published]] = {
     },
     "helmholtz": {
         "adaptive PIKAN [2,8,8,1]": Published(
-            1.02e-3, "relative L2 error", Source(RIGAS, "results, Helmholtz (relative L2)")
+            1.02e-3, "relative L2 error", Source(RIGAS, "results, Helmholtz (relative L2)"), note=_RIGAS_UNCHECKED
         ),
         "MLP-PINN": Published(
             3.5e-3,
             "relative L2 error",
             Source(RIGAS, "results, Helmholtz (relative L2)"),
-            note="the MLP baseline it cites",
+            note=f"the MLP baseline it cites; {_RIGAS_UNCHECKED}",
         ),
     },
     "heat": {
-        "adaptive PIKAN": Published(2.10e-4, "relative L2 error", Source(RIGAS, "results, diffusion (relative L2)"))
+        "adaptive PIKAN": Published(
+            2.10e-4, "relative L2 error", Source(RIGAS, "results, diffusion (relative L2)"), note=_RIGAS_UNCHECKED
+        )
     },
     "burgers": {
-        "adaptive PIKAN": Published(2.43e-2, "relative L2 error", Source(RIGAS, "results, Burgers (relative L2)")),
+        "adaptive PIKAN": Published(
+            2.43e-2, "relative L2 error", Source(RIGAS, "results, Burgers (relative L2)"), note=_RIGAS_UNCHECKED
+        ),
         "PINNacle MLP (Adam->LBFGS)": Published(
-            1.33e-2, "relative L2 error", Source(PINNACLE, "results table, Burgers 1d-C")
+            1.33e-2, "relative L2 error", Source(PINNACLE, "results table, Burgers 1d-C"), note=_PINNACLE_UNCHECKED
         ),
     },
     "allen_cahn": {
-        "adaptive PIKAN": Published(1.41e-2, "relative L2 error", Source(RIGAS, "results, Allen-Cahn (relative L2)")),
+        "adaptive PIKAN": Published(
+            1.41e-2, "relative L2 error", Source(RIGAS, "results, Allen-Cahn (relative L2)"), note=_RIGAS_UNCHECKED
+        ),
         "PINN+RBA": Published(
             1.51e-2,
             "relative L2 error",
             Source(RIGAS, "results, Allen-Cahn (relative L2)"),
-            note="the baseline it cites",
+            note=f"the baseline it cites; {_RIGAS_UNCHECKED}",
         ),
     },
     "inverse_poisson": {
-        "PINNacle vPINN": Published(1.96e-2, "relative L2 error", Source(PINNACLE, "results table, PInv")),
-        "PINNacle vanilla PINN": Published(9.42e-2, "relative L2 error", Source(PINNACLE, "results table, PInv")),
+        "PINNacle vPINN": Published(
+            1.96e-2, "relative L2 error", Source(PINNACLE, "results table, PInv"), note=_PINNACLE_UNCHECKED
+        ),
+        "PINNacle vanilla PINN": Published(
+            9.42e-2, "relative L2 error", Source(PINNACLE, "results table, PInv"), note=_PINNACLE_UNCHECKED
+        ),
     },
 }
 """Problem (as :mod:`kansci.studies.poisson` names it) -> label -> published relative L2 error."""
@@ -161,31 +180,31 @@ class SpecialFunction:
     shape: tuple[int, ...]
     kan_rmse: Published | None = None
     mlp_rmse: Published | None = None
-    source: Source = Source(KAN_PAPER, "§3.2, Table 2")
+    source: Source = Source(KAN_PAPER, "§3.2, Table 1 (special functions)")
 
 
-_TABLE2 = Source(KAN_PAPER, "§3.2, Table 2")
+_SPECIAL_TABLE = Source(KAN_PAPER, "§3.2, Table 1 (special functions)")
 SPECIAL: dict[str, SpecialFunction] = {
     "special/ellipj": SpecialFunction((2, 2, 1)),
     "special/kv": SpecialFunction((2, 1, 1)),
     "special/lpmv_m0": SpecialFunction(
-        (2, 2, 1), Published(5.25e-5, "test RMSE", _TABLE2), Published(1.74e-2, "test RMSE", _TABLE2)
+        (2, 2, 1), Published(5.25e-5, "test RMSE", _SPECIAL_TABLE), Published(1.74e-2, "test RMSE", _SPECIAL_TABLE)
     ),
-    "special/sph_harm_01": SpecialFunction((2, 1, 1), Published(2.21e-7, "test RMSE", _TABLE2)),
+    "special/sph_harm_01": SpecialFunction((2, 1, 1), Published(2.21e-7, "test RMSE", _SPECIAL_TABLE)),
 }
 """Dataset name -> the paper's minimal KAN shape (and RMSEs where quoted)."""
 
-_KNOTS = Source(KAN_PAPER, "§4.3, Table 4")
+_KNOTS = Source(KAN_PAPER, "§4.3, Table 3 (signature classification)")
 _KNOTS_TEXT = Source(KAN_PAPER, "§4.3, text")
 KNOTS: dict[tuple[str, str], Published] = {
     ("KAN", "all"): Published(0.816, "test accuracy", _KNOTS, params=2e2, note="KAN [17,1,14], G = 3"),
-    ("MLP", "all"): Published(0.780, "test accuracy", _KNOTS, params=3e5, note="4 hidden layers of 300"),
-    ("KAN", "mu_r,mu_i,lambda"): Published(0.782, "test accuracy", _KNOTS_TEXT),
-    ("KAN", "mu_r"): Published(0.650, "test accuracy", _KNOTS_TEXT),
+    ("MLP", "all"): Published(0.780, "test accuracy", _KNOTS, params=3e5, note="DeepMind's MLP: 4 layers, width 300"),
+    ("KAN", "mu_r,mu_i,lambda"): Published(0.782, "test accuracy", _KNOTS_TEXT, note="KAN [3,1,14]"),
+    ("KAN", "mu_r"): Published(0.650, "test accuracy", _KNOTS_TEXT, note="the ablation beside Figure 4.3"),
 }
 """(model, input set as :mod:`kansci.studies.knots` names it) -> test accuracy on DeepMind's knot data."""
 
-_ANDERSON = Source(KAN_PAPER, "§4.4, Table 6")
+_ANDERSON = Source(KAN_PAPER, "§4.4, Table 5 (mobility-edge formulas)")
 ANDERSON: dict[str, dict[str, Published]] = {
     "gaam": {
         "formula": Published(0.990, "accuracy", _ANDERSON, note="KAN [4,2,1,1], formula found automatically"),
