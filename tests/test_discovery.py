@@ -51,7 +51,7 @@ def test_negatives_keep_the_marginals_but_lose_the_dependence():
     torch.testing.assert_close(again.train_input, data.train_input, rtol=0, atol=0)
 
 
-def test_one_search_on_the_toy_returns_exactly_one_true_group():
+def test_one_search_on_the_toy_returns_only_true_relations():
     x = discovery.toy_variables(300, seed=0)
     found = discovery.find_dependencies(x, TOY_NAMES, seed=1, **FAST)
     # measured at seed 1: group (x4, x5), scores 0.00, 0.00, 0.00, 0.98, 1.00, 0.00, residual 6e-4; which true
