@@ -59,16 +59,16 @@ def test_kan_test_error_falls_as_the_fourth_power_of_the_grid(seed):
     # 1.8e-5 against 1.1e-6 inside, seed 0).
     rmse = run["test_rmse_inside"].values[1:]
     grids, n_params = np.array(SCALING_GRIDS[1:], float), run["n_params"].values[1:]
-    assert (run["test_outside"].values[1:] <= 50).all()  # measured 11-28 of 1000
+    assert (run["test_outside"].values[1:] <= 50).all()  # measured 5-28 of 1000 (seeds 0-1)
     assert np.all(np.diff(rmse) < 0)
     # Theory (paper §2.3, k = 3): RMSE ~ G^-(k+1) = G^-4, and N ~ G. Measured on grids 10, 20, 40:
-    # exponent in G 3.98 (seed 0), RMSE at G = 40 1.1e-6 (3000 training points, seeds 0-1: 4.03-4.08).
+    # exponent in G 3.98 and 4.00 (seeds 0, 1), RMSE at G = 40 1.1e-6 and 1.2e-6 (3000 training points: 4.03-4.08).
     assert 3.5 <= _slope(grids, rmse) <= 4.5, rmse
     # In the parameter count N = 3 (G + 5) of [2,1,1] the fitted exponent is larger at these grids (N/G falls
-    # towards 3 as G grows, so the exponent in N tends to the one in G from above): measured 5.02 (seed 0;
-    # 3000 training points, seeds 0-1: 5.09-5.15).
+    # towards 3 as G grows, so the exponent in N tends to the one in G from above): measured 5.02 and 5.04
+    # (seeds 0, 1; 3000 training points: 5.09-5.15).
     assert 4.0 <= _slope(n_params, rmse) <= 5.6, rmse
-    assert rmse[-1] < 1e-5  # measured 1.1e-6: far above the float64 floor, no precision limit yet
+    assert rmse[-1] < 1e-5  # measured 1.1e-6-1.2e-6: far above the float64 floor, no precision limit yet
 
 
 # --- §3.2 special functions: the KAN Pareto front is below the MLPs' ---
