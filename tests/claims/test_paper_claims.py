@@ -3,7 +3,8 @@
 Each test trains through the studies' run functions (or the library), then computes the
 quantity of the claim itself from the raw numbers (a log-log fit, a Pareto front, an error
 on its own points) and compares it with the paper's statement. The margins were measured
-over seeds; the measured values are in the comments. Each test trains in one thread.
+over seeds; the measured values are in the comments. Each test trains in one thread; all six took
+163 s on two idle cores (special functions 75 s, Poisson 41 s, scaling 2 x 16 s, continual 2 x 6 s).
 """
 
 from __future__ import annotations
