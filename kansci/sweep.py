@@ -62,7 +62,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 import kansci
 from kansci import netcdf
 
-__all__ = ["code_fingerprint", "config_key", "provenance", "run"]
+__all__ = ["ClusterError", "code_fingerprint", "config_key", "provenance", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,10 @@ _POLL_SECONDS = 5.0
 
 STAMP = ("sweep_kansci_version", "sweep_torch_version", "sweep_code_fingerprint")
 """Record attributes that must match the running code for a stored run to be reused."""
+
+
+class ClusterError(RuntimeError):
+    """A Dask cluster that cannot run the sweep: no workers, or workers running other code."""
 
 
 def config_key(config: Mapping[str, Any]) -> str:
@@ -358,7 +362,7 @@ def _run_on_dask(
     A worker refuses to run with other code than this process's (another kansci or torch version, changed
     source), whose records would otherwise carry this process's stamp; where a worker does not see the store
     folder (another machine, no shared file system), a run that takes checkpoints runs without them.
-    Raises ConnectionError when the scheduler cannot be reached within ``CONNECT_TIMEOUT``, and RuntimeError
+    Raises ConnectionError when the scheduler cannot be reached within ``CONNECT_TIMEOUT``, and ClusterError
     when it has no workers for ``WORKER_TIMEOUT`` seconds (checked at the start and whenever no run finished
     for a few seconds), instead of waiting for ever.
     """
@@ -401,7 +405,7 @@ def _call_on_worker(
         what = ", ".join(
             f"{k.removeprefix('sweep_')} {here[k]} (the study's {stamp[k]})" for k in STAMP if here[k] != stamp[k]
         )
-        raise RuntimeError(
+        raise ClusterError(
             f"the Dask worker on {platform.node()} runs other code than the study: {what}; "
             "install the study's kansci and torch in the workers' environment and restart them"
         )
@@ -414,7 +418,7 @@ def _call_on_worker(
 
 
 def _wait_for_workers(client: Any, address: str) -> None:
-    """Return once the Dask cluster has a worker; RuntimeError saying how to start one after ``WORKER_TIMEOUT`` s."""
+    """Return once the Dask cluster has a worker; ClusterError saying how to start one after ``WORKER_TIMEOUT`` s."""
     if client.nthreads():
         return
     command = f"python -m kansci.cluster worker {address}"
@@ -422,7 +426,7 @@ def _wait_for_workers(client: Any, address: str) -> None:
     try:
         client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
     except netcdf.import_distributed().TimeoutError as err:
-        raise RuntimeError(
+        raise ClusterError(
             f"the Dask scheduler at {address} has had no workers for {WORKER_TIMEOUT:g} s; start workers in the "
             f"environment of this study (same kansci and extras), e.g.: {command}"
         ) from err

@@ -81,10 +81,22 @@ def test_a_scheduler_without_workers_is_named_quickly(monkeypatch):
         n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address="127.0.0.1:0"
     ) as empty:
         started = time.monotonic()
-        with pytest.raises(RuntimeError, match="no workers for 1 s.*python -m kansci.cluster worker tcp://"):
+        with pytest.raises(sweep.ClusterError, match="no workers for 1 s.*python -m kansci.cluster worker tcp://"):
             sweep.run(one, [{"a": 1}], scheduler=empty.scheduler_address, progress=False)
         waited = time.monotonic() - started
     assert 1.0 <= waited < 60.0  # it waited for a worker, then stopped (before: silence until interrupted)
+
+
+@needs_distributed
+def test_a_study_pointed_at_a_cluster_without_workers_ends_with_the_message_alone(monkeypatch, tmp_path, capsys):
+    distributed = netcdf.import_distributed()
+    monkeypatch.setattr(sweep, "WORKER_TIMEOUT", 1.0)
+    with distributed.LocalCluster(
+        n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as empty:
+        with pytest.raises(SystemExit) as stop:
+            continual.main(["--quick", "--out", str(tmp_path), "--scheduler", empty.scheduler_address])
+    assert "no workers for 1 s" in str(stop.value.code) and "python -m kansci.cluster worker" in str(stop.value.code)
 
 
 def slow(config):
@@ -104,7 +116,7 @@ def test_a_cluster_that_loses_its_workers_mid_sweep_is_named(monkeypatch):
         stop = threading.Timer(1.0, shrinking.scale, (0,))  # the only worker goes while the first run is running
         stop.start()
         try:
-            with pytest.raises(RuntimeError, match="no workers for 1 s"):
+            with pytest.raises(sweep.ClusterError, match="no workers for 1 s"):
                 sweep.run(slow, [{"seconds": 2.0}, {"seconds": 2.1}], scheduler=shrinking.scheduler_address)
         finally:
             stop.cancel()
@@ -120,7 +132,7 @@ def test_a_worker_refuses_other_code_and_skips_checkpoints_it_cannot_see(tmp_pat
     ds = sweep._call_on_worker(one, {"a": 2.5}, 1, logging.INFO, stamp)
     np.testing.assert_allclose(float(ds["value"]), 2.5, rtol=0, atol=0)
     older = {**stamp, "sweep_code_fingerprint": "0123456789ab"}
-    with pytest.raises(RuntimeError, match="runs other code than the study: code_fingerprint .* install the study"):
+    with pytest.raises(sweep.ClusterError, match="runs other code than the study: code_fingerprint .* install"):
         sweep._call_on_worker(one, {"a": 2.5}, 1, logging.INFO, older)
     # the store folder on this machine: checkpoints go there; on another machine (absent here): none
     seen = sweep._WithCheckpoint(checkpointed, str(tmp_path), stamp["sweep_code_fingerprint"])

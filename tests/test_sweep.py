@@ -61,7 +61,7 @@ def test_a_dask_local_cluster_runs_the_sweep_and_resumes(tmp_path):
     sweep.run(square, configs[:1], store=tmp_path, workers=0, progress=False)  # one run stored before
     # thread workers: a loaded 2-core CI machine can time out starting worker processes (nannies)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         results = sweep.run(square, configs, store=tmp_path, scheduler=cluster.scheduler_address, progress=False)
     assert [float(r["value"]) for r in results] == [1.0, 4.0, 9.0]

@@ -194,12 +194,16 @@ def run_sweep(
     """Run the study's configs (stored in ``out/runs``, resumable); the results and the wall time in seconds.
 
     Without ``--workers``, a study on an accelerator (``--device`` other than cpu) runs in this process.
+    A Dask scheduler that cannot be reached or has no workers ends the study with its message (exit status 1).
     """
     started = time.perf_counter()
     workers = args.workers
     if workers is None and getattr(args, "device", "cpu") != "cpu":
         workers = 0
-    runs = sweep.run(fn, configs, store=out / "runs", workers=workers, scheduler=args.scheduler, desc=desc)
+    try:
+        runs = sweep.run(fn, configs, store=out / "runs", workers=workers, scheduler=args.scheduler, desc=desc)
+    except (ConnectionError, sweep.ClusterError) as err:  # a cluster that cannot run the study: no traceback
+        raise SystemExit(f"error: {err}") from None
     return runs, time.perf_counter() - started
 
 

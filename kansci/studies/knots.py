@@ -11,7 +11,8 @@ each model is trained on each input set: all 17 invariants, the paper's three
 translation), and mu_r alone. Models: a KAN [n, 1, C] with G = 3 (the paper's
 [17, 1, 14]; C = number of signature classes) trained by LBFGS on the
 cross-entropy, on all inputs also a wider KAN [n, 5, C] with G = 5, and an
-MLP with four hidden layers of 300 (the paper's baseline) trained by Adam.
+MLP with four hidden layers of 300 (our reading of the paper's
+"4 layer, width-300" baseline) trained by Adam.
 Inputs are standardized with the training split's mean and deviation. The 17
 inputs are ranked by the paper's KAN's input-node scores
 (:mod:`kansci.attribution`: edges scored by the spread of their activation,

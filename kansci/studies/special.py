@@ -286,7 +286,7 @@ def _front(ax: Axes, n_params: np.ndarray, rmse: np.ndarray, colour: str, label:
 
 
 def paper_note(function: str) -> str:
-    """The paper's minimal shape and RMSE for ``function`` (Table 2; "-" where the study quotes none)."""
+    """The paper's minimal shape and RMSE for ``function`` (§3.2, Table 1; "-" where the study quotes none)."""
     note = PAPER.get(function)
     if note is None:
         return "-"
@@ -307,7 +307,7 @@ def summary(ds: xr.Dataset, wall: float, command: str) -> str:
         f"Command: `{command.strip()}` ({wall:.0f} s).",
         "",
         f"| function | smallest KAN with test RMSE < {RMSE_TARGET:g} | its RMSE (params) | "
-        f"best MLP RMSE with <= {SIMILAR_FACTOR:g}x params | paper ({published.KAN_PAPER}, Table 2) | "
+        f"best MLP RMSE with <= {SIMILAR_FACTOR:g}x params | paper ({published.KAN_PAPER}, Table 1) | "
         "KAN better on the Pareto front? (share of sizes) | best KAN / best MLP RMSE |",
         "|---|---|---|---|---|---|---|",
     ]
