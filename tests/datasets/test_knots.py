@@ -1,6 +1,7 @@
 """Knot invariants -> signature: the shipped table, the SnapPy generator on known knots, the DeepMind CSV loader."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -162,6 +163,9 @@ def test_deepmind_csv_loader_rejects_bad_files(tmp_path):
 @pytest.fixture(scope="module")
 def generate():
     require("snappy")
+    with warnings.catch_warnings():  # SnapPy reads a JSON file at import and leaves it to the garbage collector
+        warnings.simplefilter("ignore", ResourceWarning)
+        import snappy  # noqa: F401  # kansci imports it lazily, inside the first test otherwise
     from kansci.datasets import knots_generate
 
     return knots_generate
