@@ -193,8 +193,14 @@ def _call(fn: RunFn, config: Mapping[str, Any], threads: int | None = None) -> x
 
 
 def _read_record(path: Path, stamp: Mapping[str, str], stale: str) -> xr.Dataset | None:
-    """The stored run at ``path`` if the running code computed it; None (after a warning) if it is stale."""
-    ds = netcdf.read(path)
+    """The stored run at ``path`` if the running code computed it; None (after a warning) if stale or unreadable."""
+    try:
+        ds = netcdf.read(path)
+    except ValueError as err:  # a corrupt or truncated record: a cache entry, computed again
+        if stale == "error":
+            raise
+        log.warning("%s is unreadable (%s): running it again", path.name, err)
+        return None
     found = {k: ds.attrs.get(k) for k in STAMP}
     if found == dict(stamp):
         return ds

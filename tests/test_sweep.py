@@ -247,3 +247,17 @@ def test_a_run_of_several_fit_calls_restores_the_finished_ones_and_resumes_the_i
     assert "resumed at step 2" in history.events
     for a, b in zip(resumed.parameters(), whole.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_an_unreadable_stored_run_is_computed_again_or_refused(tmp_path, caplog):
+    configs = [{"name": "sq", "a": 3.0}]
+    sweep.run(square, configs, store=tmp_path, workers=0, progress=False)
+    [record] = tmp_path.glob("*.nc")
+    record.write_bytes(record.read_bytes()[:100])  # truncated, as by a full disk
+    with pytest.raises(ValueError, match=r"sq-\w+\.nc is not a readable NetCDF"):
+        sweep.run(square, configs, store=tmp_path, workers=0, progress=False, stale="error")
+    with caplog.at_level(logging.WARNING, logger="kansci.sweep"):
+        [again] = sweep.run(square, configs, store=tmp_path, workers=0, progress=False)
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    np.testing.assert_allclose(float(again["value"]), float(square(configs[0])["value"]), rtol=1e-12)
+    assert float(netcdf.read(record)["value"]) == pytest.approx(float(again["value"]), rel=1e-12)
