@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from kansci.core.checks import as_real
 from kansci.core.model import KAN
 from kansci.core.train import fit as fit_model
 from kansci.datasets.base import Dataset
@@ -131,6 +132,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        as_real("regularization", self.regularization, minimum=0.0)  # named as the estimator calls it
         hidden = (self.hidden,) if isinstance(self.hidden, numbers.Integral) else tuple(self.hidden)
         if not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden):
             raise ValueError(f"hidden must be a positive integer or a tuple of them, got {self.hidden!r}")

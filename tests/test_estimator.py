@@ -259,6 +259,8 @@ def test_diverging_training_warns():
         ({"optimizer": "sgd"}, "opt"),
         ({"steps": -1}, "steps"),
         ({"grid": 0}, "grid"),
+        ({"regularization": -1.0}, "regularization must lie in"),
+        ({"regularization": float("nan")}, "regularization must be a finite"),
     ],
 )
 def test_invalid_parameters_raise(params, match):
