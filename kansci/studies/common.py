@@ -107,10 +107,10 @@ def output_path(text: str) -> Path:
 
 def scheduler_address(text: str) -> str:
     """An argparse type: a Dask scheduler address, accepted only where dask.distributed is installed."""
+    if ":" not in text:  # first: a malformed address is named whether or not Dask is installed
+        raise argparse.ArgumentTypeError(f"expected an address like tcp://HOST:PORT, got {text!r}")
     if importlib.util.find_spec("distributed") is None:
         raise argparse.ArgumentTypeError('a Dask scheduler needs dask.distributed: pip install "kansci[distributed]"')
-    if ":" not in text:
-        raise argparse.ArgumentTypeError(f"expected an address like tcp://HOST:PORT, got {text!r}")
     return text
 
 
