@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 
 from kansci.core.checks import as_integer, as_real
 from kansci.core.io import check_state, model_record, read_checkpoint, state_copy, write_atomic
-from kansci.core.jacobian import has_closed_form_jacobian, output_jacobian
 from kansci.core.lbfgs import LBFGS
+from kansci.core.least_squares import DataResiduals, LeastSquares, fitted_parameters
 from kansci.core.lm import LevenbergMarquardt
 from kansci.core.model import KAN
 from kansci.core.regularize import sparsity_penalty
@@ -85,29 +85,28 @@ def _make_optimizer(params, opt: str, lr: float, lbfgs_iters: int) -> torch.opti
 
 
 def _least_squares_optimizer(
-    model: nn.Module, dataset: Dataset | None, loss_fn, lamb: float, batch: int
+    model: nn.Module, data: Dataset | LeastSquares, loss_fn, lamb: float, batch: int
 ) -> LevenbergMarquardt:
-    """Levenberg-Marquardt on the training residuals, or an error naming what "lm" cannot fit."""
-    if dataset is None or loss_fn is not None or lamb > 0:
+    """Levenberg-Marquardt on the residual rows, or an error naming what "lm" cannot fit."""
+    if not isinstance(data, (Dataset, LeastSquares)) or loss_fn is not None or lamb > 0:
         raise ValueError(
-            "opt='lm' fits the mean squared error of a Dataset: pass a Dataset without loss_fn and lamb, "
-            "or use opt='lbfgs'"
+            "opt='lm' fits a sum of squares: pass a Dataset (mean squared error) or a kansci.core.LeastSquares "
+            "loss (such as a PDE's residuals), without loss_fn and lamb, or use opt='lbfgs'"
         )
-    if batch != -1 and batch < dataset.train_input.shape[0]:
-        raise ValueError("opt='lm' uses every training sample at each step: pass batch=-1 or use opt='adam'")
-    x, y = dataset.train_input, dataset.train_label
-    redundant = "scale_spline" if isinstance(model, KAN) else None  # rescales the coefficients only
-    fitted = [p for name, p in model.named_parameters() if name.rpartition(".")[2] != redundant]
+    if isinstance(data, Dataset):
+        if batch != -1 and batch < data.train_input.shape[0]:
+            raise ValueError("opt='lm' uses every training sample at each step: pass batch=-1 or use opt='adam'")
+        data = DataResiduals(data.train_input, data.train_label)
+    system = data
 
     def residuals(rows: slice) -> Tensor:
-        return model(x[rows]) - y[rows]
+        return system.residuals(model, rows)
 
     def jacobian(rows: slice) -> tuple[Tensor, dict[Tensor, Tensor]]:
-        out, blocks = output_jacobian(model, x[rows])
-        return out - y[rows], blocks
+        return system.jacobian(model, rows)
 
-    closed_form = jacobian if has_closed_form_jacobian(model) else None
-    return LevenbergMarquardt(fitted, residuals, x.shape[0], jacobian=closed_form)
+    closed_form = jacobian if system.has_jacobian(model) else None
+    return LevenbergMarquardt(fitted_parameters(model), residuals, system.n_rows, jacobian=closed_form)
 
 
 class _NonFiniteStart(Exception):
@@ -267,7 +266,7 @@ def fit(
     start = 0
     params = list(model.parameters())
     if opt == "lm":
-        optimizer = _least_squares_optimizer(model, dataset, loss_fn, lamb, batch)
+        optimizer = _least_squares_optimizer(model, data, loss_fn, lamb, batch)
     else:
         optimizer = _make_optimizer(params, opt, lr, lbfgs_iters)
 

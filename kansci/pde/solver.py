@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -17,114 +18,12 @@ from kansci.core.checks import as_integer
 from kansci.core.io import read_checkpoint
 from kansci.core.model import KAN
 from kansci.core.train import Callback, History, fit
+from kansci.pde.derivatives import HardDirichlet, derivatives
 from kansci.pde.problems import Problem
-from kansci.pde.sampling import Method, boundary_points, initial_points, interior_points, outward_normals
-from kansci.pde.taylor import jet
+from kansci.pde.residuals import PDEResiduals, conditions
+from kansci.pde.sampling import Method, interior_points
 
 __all__ = ["HardDirichlet", "SolveResult", "Stage", "derivatives", "errors", "solve"]
-
-
-def _autograd_derivatives(model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    xr = x.detach().requires_grad_()
-    u = model(xr)
-    grads, seconds = [], []
-    for f in range(u.shape[1]):
-        (g,) = torch.autograd.grad(u[:, f].sum(), xr, create_graph=True)
-        grads.append(g)
-        second = [torch.autograd.grad(g[:, d].sum(), xr, create_graph=True)[0][:, d] for d in range(x.shape[1])]
-        seconds.append(torch.stack(second, 1))
-    return u, torch.stack(grads, 2), torch.stack(seconds, 2)
-
-
-def _all_derivatives(model: nn.Module, x: Tensor, exact: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-    """u (batch, F), du and d2u (batch, dim, F)."""
-    if isinstance(model, HardDirichlet):
-        return model.derivatives(x, exact)
-    if exact and isinstance(model, KAN):
-        j = jet(model, x)
-        return j.value, j.grad, j.second
-    return _autograd_derivatives(model, x)
-
-
-def derivatives(model: nn.Module, x: Tensor, exact: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-    """u, its first and its pure second derivatives at x, shaped as a problem's residual takes them.
-
-    Exact forward propagation (:func:`~kansci.pde.taylor.jet`) for a KAN
-    (unless ``exact=False``); nested autograd for any other module.
-
-    Returns
-    -------
-    u : Tensor, shape (batch, n_out)
-    du, d2u : Tensor, shape (batch, dim) for one output, else (batch, dim, n_out)
-    """
-    u, du, d2u = _all_derivatives(model, x, exact)
-    if u.shape[1] == 1:
-        return u, du[:, :, 0], d2u[:, :, 0]
-    return u, du, d2u
-
-
-class HardDirichlet(nn.Module):
-    """The ansatz ``u = g(x) + d(x) * net(x)``: zero Dirichlet error by construction.
-
-    ``d = prod_i (x_i - lo_i)(hi_i - x_i) / ((hi_i - lo_i) / 2)^2`` over the
-    spatial axes vanishes on the spatial faces, and ``g`` is the problem's
-    boundary function evaluated everywhere (it must be defined inside the box).
-    For an evolution problem the time factor ``(t - t0) / (T - t0)`` joins
-    ``d`` and ``g`` becomes ``boundary + initial - its own value at t0``, which
-    only matches both conditions where they agree at the corners.
-    """
-
-    def __init__(self, net: nn.Module, problem: Problem) -> None:
-        super().__init__()
-        if problem.boundary is None or problem.boundary_fields != (0,) or problem.n_fields != 1:
-            raise ValueError("hard boundary conditions need Dirichlet values for a single field")
-        self.net = net
-        self.problem = problem
-
-    def _frame(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        p = self.problem
-        lo = torch.tensor(p.lower, dtype=x.dtype, device=x.device)
-        hi = torch.tensor(p.upper, dtype=x.dtype, device=x.device)
-        s = p.space_dims
-        half = (hi - lo) / 2
-        d = ((x[:, :s] - lo[:s]) * (hi[:s] - x[:, :s]) / half[:s] ** 2).prod(1, keepdim=True)
-        g = p.boundary(x)
-        if p.time:
-            d = d * (x[:, -1:] - lo[-1]) / (hi[-1] - lo[-1])
-            x0 = torch.cat([x[:, :-1], lo[-1].expand(x.shape[0], 1)], 1)
-            g = g + p.initial(x0) - p.boundary(x0)
-        return d, g
-
-    def forward(self, x: Tensor) -> Tensor:
-        d, g = self._frame(x)
-        return g + d * self.net(x)
-
-    def derivatives(self, x: Tensor, exact: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-        # d and g hold no parameters: their derivatives come from autograd on x alone
-        xr = x.detach().requires_grad_()
-        with torch.enable_grad():
-            d, g = self._frame(xr)
-            factors = torch.cat([d, g], 1)
-            first, second = [], []
-            for f in range(2):
-                (gr,) = torch.autograd.grad(factors[:, f].sum(), xr, create_graph=True)
-                first.append(gr)
-                second.append(
-                    torch.stack(
-                        [
-                            torch.autograd.grad(gr[:, a].sum(), xr, retain_graph=True)[0][:, a]
-                            for a in range(x.shape[1])
-                        ],
-                        1,
-                    )
-                )
-        d, g = d.detach(), g.detach()
-        (dd, dg), (d2d, d2g) = [t.detach() for t in first], [t.detach() for t in second]
-        n, dn, d2n = _all_derivatives(self.net, x, exact)
-        u = g + d * n
-        du = dg.unsqueeze(2) + dd.unsqueeze(2) * n.unsqueeze(1) + d.unsqueeze(2) * dn
-        d2u = d2g.unsqueeze(2) + d2d.unsqueeze(2) * n.unsqueeze(1) + 2 * dd.unsqueeze(2) * dn + d.unsqueeze(2) * d2n
-        return u, du, d2u
 
 
 def errors(problem: Problem, model: nn.Module, x: Tensor) -> dict[str, float]:
@@ -235,7 +134,7 @@ def solve(
     model: nn.Module,
     *,
     steps: int = 50,
-    opt: Literal["lbfgs", "adam"] = "lbfgs",
+    opt: Literal["lbfgs", "adam", "lm"] = "lbfgs",
     lr: float | None = None,
     adam_steps: int = 0,
     adam_lr: float = 1e-3,
@@ -345,37 +244,18 @@ def solve(
             f"problem {problem.name!r} needs a model with {problem.n_fields} output(s), got {tuple(out.shape)}"
         )
 
-    targets: dict[str, tuple[Tensor, Tensor]] = {}
-    if problem.boundary is not None and not hard_boundary:
-        x_bd = boundary_points(problem, n_boundary, seed=seed, dtype=dtype).to(device)
-        targets["boundary"] = (x_bd, problem.boundary(x_bd))
-    if problem.neumann is not None:
-        x_nm = boundary_points(problem, n_boundary, seed=seed + 7, dtype=dtype).to(device)
-        targets["neumann"] = (x_nm, problem.neumann(x_nm))
-    if problem.time and not hard_boundary:
-        x_ic = initial_points(problem, n_initial or n_boundary, seed=seed, dtype=dtype).to(device)
-        targets["initial"] = (x_ic, problem.initial(x_ic))
-    if problem.observations is not None:
-        targets["data"] = tuple(t.to(device=device, dtype=dtype) for t in problem.observations)
-    normals = outward_normals(problem, targets["neumann"][0]) if "neumann" in targets else None
-    fields = list(problem.boundary_fields)
+    fixed = conditions(
+        problem, x_in, alpha=weight, n_boundary=n_boundary, n_initial=n_initial or n_boundary,
+        hard_boundary=hard_boundary, seed=seed,
+    )  # fmt: skip
+
+    def system(interior: Tensor) -> PDEResiduals:
+        """The residual rows with the interior condition at ``interior`` (it grows when resampled)."""
+        residual = dataclasses.replace(fixed[0], points=interior)
+        exact = exact_derivatives
+        return PDEResiduals(problem, [residual, *fixed[1:]], hard_boundary=hard_boundary, exact_derivatives=exact)
+
     points = {"interior": x_in}
-
-    def loss(m: nn.Module):
-        net = HardDirichlet(m, problem) if hard_boundary else m
-        residual = problem.residual(points["interior"], *derivatives(net, points["interior"], exact_derivatives))
-        parts = {"residual": residual.square().mean()}
-        for name, (xs, target) in targets.items():
-            if name == "neumann":
-                _, du, _ = _all_derivatives(net, xs, exact_derivatives)
-                pred = (du[:, :, 0] * normals).sum(1, keepdim=True)
-            else:
-                pred = net(xs)
-                pred = pred[:, fields] if name == "boundary" else pred[:, :1]
-            parts[name] = (pred - target).square().mean()
-        total = weight * parts["residual"] + sum(v for k, v in parts.items() if k != "residual")
-        return total, {k: v.detach() for k, v in parts.items()}
-
     x_test = interior_points(problem, n_test, "sobol", seed=seed + 1, dtype=dtype).to(device)
     result = SolveResult(model=model)
     train_options = {
@@ -387,6 +267,7 @@ def solve(
 
     def fit_call(steps: int, **options) -> History:
         """One fit call; with ``checkpoint`` it resumes from, and saves to, its own file there."""
+        loss = system(points["interior"])
         if checkpoint is None:
             return fit(result.model, loss, steps=steps, **options, **train_options)
         path = Path(checkpoint) / f"fit-{len(result.histories)}.pt"

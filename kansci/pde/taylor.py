@@ -54,7 +54,7 @@ class Jet:
         return second.sum(dim=1)
 
 
-def _layer_jet(layer: KANLayer, x: Tensor, g: Tensor | None, h: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+def layer_jet(layer: KANLayer, x: Tensor, g: Tensor | None, h: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
     """Value and derivatives after ``layer``; ``g is None`` marks the input layer (dx/dz = I, d2x/dz2 = 0)."""
     kept = layer.input_jet_designs(x) if g is None else None
     if kept is not None:  # fixed collocation points: three products with the kept designs
@@ -113,5 +113,5 @@ def jet(model: KAN, x: Tensor) -> Jet:
     model.check_input(x)
     g = h = None
     for layer in model.layers:
-        x, g, h = _layer_jet(layer, x, g, h)
+        x, g, h = layer_jet(layer, x, g, h)
     return Jet(value=x, grad=g, second=h)

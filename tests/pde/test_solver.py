@@ -20,7 +20,8 @@ from kansci.pde import (
     poisson_sine,
     solve,
 )
-from kansci.pde.solver import _autograd_derivatives, _resample
+from kansci.pde.derivatives import autograd_derivatives as _autograd_derivatives
+from kansci.pde.solver import _resample
 from tests.pde.test_problems import Exact
 
 
