@@ -151,3 +151,45 @@ def test_solve_names_a_mismatched_model():
         solve(poisson_paper(), mlp([2, 5, 1], dtype=torch.float64), steps=1, grid_schedule=(10,))
     with pytest.raises(ValueError, match="alpha"):
         solve(poisson_paper(), KAN([2, 1], dtype=torch.float64), steps=1, alpha=0.0)
+
+
+def test_levenberg_marquardt_solves_the_paper_poisson_below_1e_4():
+    # measured (hard boundary, 3000 Sobol points, 20 LM steps per grid 5 -> 10 -> 20): relative L2 seed 0 1.6e-5,
+    # seed 1 1.2e-5 (LBFGS with the same steps: 2.0e-3); the first success of seeds 0-2 counts
+    for seed in range(3):
+        model = KAN([2, 10, 1], grid=5, seed=seed, dtype=torch.float64)
+        result = solve(
+            poisson_paper(), model, opt="lm", steps=20, grid_schedule=(10, 20), n_interior=3000, hard_boundary=True,
+            seed=seed, progress=False,
+        )  # fmt: skip
+        if result.errors["relative_l2"] < 1e-4:
+            break
+    assert result.errors["relative_l2"] < 1e-4
+    assert [s.grid for s in result.stages] == [5, 10, 20]
+    assert result.stages[-1].errors["relative_l2"] < result.stages[0].errors["relative_l2"] / 10
+
+
+def test_an_interrupted_lm_solve_resumes_to_the_uninterrupted_result(tmp_path):
+    def run(folder, stop_at=None):
+        calls = []
+
+        def interrupt(step, model, history):
+            calls.append(step)
+            if stop_at is not None and len(calls) == stop_at:
+                raise KeyboardInterrupt
+
+        model = KAN([2, 4, 1], grid=4, seed=1, dtype=torch.float64)
+        return solve(
+            poisson_sine(), model, opt="lm", steps=6, grid_schedule=(8,), n_interior=300, n_boundary=80,
+            progress=False, checkpoint=folder, checkpoint_every=2, callbacks=[interrupt],
+        )  # fmt: skip
+
+    whole = run(tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut", stop_at=9)  # step 3 of the second stage: its checkpoint at step 2 is kept
+    resumed = run(tmp_path / "cut")
+    assert [len(h.loss) for h in resumed.histories] == [6, 6]
+    torch.testing.assert_close(
+        torch.tensor(resumed.histories[1].loss), torch.tensor(whole.histories[1].loss), rtol=1e-9, atol=0
+    )
+    assert resumed.errors["relative_l2"] == pytest.approx(whole.errors["relative_l2"], rel=1e-8)
