@@ -6,8 +6,9 @@ its ``n`` residual entries ``r`` and weight ``w``, so that the sum of squares of
 all rows is the loss of :func:`kansci.pde.solve`:
 ``alpha * mean(residual^2) + mean(boundary misfit^2) + ...``. LBFGS and Adam
 minimize that sum; Levenberg–Marquardt takes the rows with their Jacobian,
-in closed form for a KAN (:func:`~kansci.pde.jet_jacobian.jet_jacobian`) and by
-batched backward passes for any other module.
+in closed form for a KAN (:func:`~kansci.pde.jet_jacobian.jet_jacobian`), by
+``torch.func`` for other modules (:func:`~kansci.pde.module_jacobian.module_jacobian`),
+and by batched backward passes for a module ``torch.func`` cannot trace.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from torch import Tensor, nn
 
 from kansci.core.jacobian import has_closed_form_jacobian
 from kansci.core.least_squares import LeastSquares
+from kansci.core.model import KAN
 from kansci.pde.derivatives import Frame, dirichlet_frame, network_derivatives, shaped
 from kansci.pde.jet_jacobian import jet_jacobian
+from kansci.pde.module_jacobian import module_jacobian
 from kansci.pde.problems import Problem
 from kansci.pde.sampling import boundary_points, initial_points, outward_normals
 
@@ -150,6 +153,7 @@ class PDEResiduals(LeastSquares):
         for c in self.conditions:
             self.offsets.append(self.offsets[-1] + c.points.shape[0])
         self.n_rows = self.offsets[-1]
+        self._traceable: dict[int, bool] = {}
 
     def _pieces(self, rows: slice) -> Iterator[tuple[int, slice]]:
         """(condition index, slice of its points) covering the global ``rows``."""
@@ -192,7 +196,21 @@ class PDEResiduals(LeastSquares):
         return total, means
 
     def has_jacobian(self, model: nn.Module) -> bool:
-        return self.exact and has_closed_form_jacobian(model)
+        """A KAN's exact jets give its Jacobian in closed form; other modules get it by ``torch.func``.
+
+        A module ``torch.func`` cannot trace (checked once, on two points) is left to batched backward passes.
+        """
+        if isinstance(model, KAN):
+            return self.exact and has_closed_form_jacobian(model)
+        key = id(model)
+        if key not in self._traceable:
+            c = self.conditions[0]
+            try:
+                module_jacobian(model, c.points[:2], lambda u, du, d2u: u[:, :1])
+                self._traceable[key] = True
+            except ValueError:
+                self._traceable[key] = False
+        return self._traceable[key]
 
     def jacobian(self, model: nn.Module, rows: slice) -> tuple[Tensor, dict[Tensor, Tensor]]:
         rs, by_piece = [], []
@@ -203,7 +221,7 @@ class PDEResiduals(LeastSquares):
                 u, du, d2u = (value, grad, second) if frame is None else frame.compose(value, grad, second)
                 return c.residual(x, u, du, d2u, *data) * c.scale
 
-            r, blocks = jet_jacobian(model, x, head)
+            r, blocks = jet_jacobian(model, x, head) if isinstance(model, KAN) else module_jacobian(model, x, head)
             rs.append(r.reshape(-1))
             by_piece.append({p: b.reshape(r.numel(), *p.shape) for p, b in blocks.items()})
         return torch.cat(rs), {p: torch.cat([b[p] for b in by_piece]) for p in by_piece[0]}

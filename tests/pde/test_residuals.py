@@ -111,10 +111,22 @@ def test_jet_jacobian_of_a_deep_kan_with_a_pruned_edge():
     torch.testing.assert_close(r, ref.detach(), rtol=0, atol=1e-13)
 
 
-def test_mlp_residuals_have_no_closed_form_and_differentiate_by_autograd():
+@pytest.mark.parametrize("name,hard", [("poisson_paper", True), ("heat", False), ("neumann", False)])
+def test_mlp_residual_jacobian_by_torch_func_matches_autograd(name, hard):
+    problem = PROBLEMS[name]()
+    model = mlp([problem.dim, 6, 5, 1], "tanh", seed=0, dtype=torch.float64)
+    system = _system(problem, hard=hard)
+    assert system.has_jacobian(model)
+    r_ref, j_ref = _autograd_jacobian(system, model)
+    r, j = _closed_form(system, model)
+    torch.testing.assert_close(r, r_ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(j, j_ref, rtol=0, atol=1e-10 * max(1.0, float(j_ref.abs().max())))
+
+
+def test_a_kan_without_exact_derivatives_falls_back_to_batched_backward_passes():
     problem = poisson_sine()
-    model = mlp([2, 6, 1], "tanh", seed=0, dtype=torch.float64)
-    system = _system(problem, hard=True)
+    model = KAN([2, 3, 1], grid=4, seed=0, dtype=torch.float64)
+    system = _system(problem, hard=True, exact=False)
     assert not system.has_jacobian(model)
     r = system.residuals(model, slice(None))
     assert r.requires_grad and r.shape == (30,)
