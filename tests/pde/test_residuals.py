@@ -6,7 +6,17 @@ import torch
 from kansci import KAN
 from kansci.baselines import mlp
 from kansci.core.least_squares import fitted_parameters
-from kansci.pde import Problem, heat, helmholtz, interior_points, inverse_poisson, poisson_paper, poisson_sine
+from kansci.pde import (
+    Problem,
+    allen_cahn,
+    burgers,
+    heat,
+    helmholtz,
+    interior_points,
+    inverse_poisson,
+    poisson_paper,
+    poisson_sine,
+)
 from kansci.pde.jet_jacobian import jet_jacobian
 from kansci.pde.residuals import PDEResiduals, conditions
 from kansci.pde.taylor import jet
@@ -26,6 +36,8 @@ PROBLEMS = {
     "poisson_sine": poisson_sine,
     "helmholtz": helmholtz,
     "heat": heat,
+    "burgers": burgers,  # its reference solution takes about 4 s, once per process
+    "allen_cahn": allen_cahn,
     "inverse_poisson": lambda: inverse_poisson(noise=0.1, n_side=6),
     "neumann": _with_neumann,
 }
