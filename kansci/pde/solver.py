@@ -227,7 +227,8 @@ def solve(
     - ``opt="lm", hard_boundary=True``, 30 steps per grid 5 -> 10 -> 20 -> 40
       -> 80 (the Poisson study's default, one thread): 3.6e-4 at G = 5 after
       7 s, then 5.8e-5, 8.9e-6, 4.2e-6 and 9.0e-7 at G = 80 after 136 s
-      (seed 0; seeds 1 and 2 end at 8.1e-7 and 1.5e-6). LBFGS stalls near
+      (seed 0; seeds 1 and 2 end at 8.1e-7 and 1.5e-6); with 45 steps per
+      grid 5.9e-7, 1.0e-6 and 4.8e-7 in 190-240 s. LBFGS stalls near
       1e-3..1e-4 on the same problem (7.3e-4 with 50 steps per grid to G = 40).
     - With the boundary as a penalty instead (``hard_boundary=False``) LM stalls
       at 8.9e-5 at G = 40: the residual and boundary terms pull against each
