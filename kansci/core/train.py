@@ -163,10 +163,12 @@ def fit(
     ----------
     model : KAN or torch.nn.Module
         Trained in place. Grid updates and sparsity need a :class:`KAN`.
-    data : Dataset or callable
+    data : Dataset, LeastSquares or callable
         A :class:`kansci.datasets.Dataset` (mean-squared-error fit of the
-        labels), or a loss closure ``data(model) -> loss`` (or
-        ``-> (loss, {name: value})`` to log components), as PDE solvers use.
+        labels); a :class:`kansci.core.least_squares.LeastSquares` loss, a sum
+        of squares of residual rows (a PDE's, from :func:`kansci.pde.solve`),
+        which every optimizer takes; or a loss closure ``data(model) -> loss``
+        (or ``-> (loss, {name: value})`` to log components).
     steps : int
         Optimizer steps. One LBFGS step runs up to ``lbfgs_iters`` iterations
         with a strong-Wolfe line search; one "lm" step is one
@@ -174,8 +176,8 @@ def fit(
     opt : {"lbfgs", "adam", "lm"}
         "lm" (:class:`kansci.core.lm.LevenbergMarquardt`) is for precision
         fits of small models (up to a few thousand parameters): a
-        :class:`Dataset`, the default mean squared error, full batch and no
-        sparsity. It converges where LBFGS stalls (after grid extension, say);
+        :class:`Dataset` with the default mean squared error, or a
+        ``LeastSquares`` loss; full batch and no sparsity. It converges where LBFGS stalls (after grid extension, say);
         from a random start, LBFGS first is safer (see :mod:`kansci.core.lm`). A KAN's
         ``scale_spline`` (redundant with its coefficients) stays fixed.
     lr : float, optional
