@@ -1,9 +1,16 @@
 """The Feynman study, quick: outputs written, formulas read from every KAN, verdicts recorded."""
 
+import inspect
+
+import numpy as np
 import pytest
+import torch
 import xarray as xr
 
-from kansci.studies import feynman
+import kansci
+from kansci.datasets import load
+from kansci.studies import common, feynman
+from kansci.symbolic import formula
 
 
 @pytest.mark.needs("pyoperon")
@@ -66,3 +73,43 @@ def test_configs_stop_the_engine_on_generations():
 def test_unknown_equation_is_named():
     with pytest.raises(ValueError, match=r"unknown equations \['I.99'\]"):
         feynman.configs(False, 0, ["I.99"], "operon")
+
+
+class Interrupted(Exception):
+    """Stands for a run killed in the middle (a crash, a lost worker)."""
+
+
+def test_an_interrupted_kan_training_resumes_from_the_fit_calls_it_finished(tmp_path, monkeypatch):
+    assert "checkpoint" in inspect.signature(feynman.run_config).parameters  # so the sweep gives each run a folder
+    # the quick settings with 20 steps per fit call, so that a call writes a checkpoint halfway (every 10 steps),
+    # on 100 training points through a [2, 1, 1] KAN to stay fast (the snap costs grow with the edges)
+    config = dict(feynman.configs(True, 0, ["I.12.11"], "operon")[0], steps=20, n_train=100, hidden=1)
+    data = load("feynman_dimless/I.12.11", n_train=100, n_test=1000, seed=0, dtype=torch.float64)
+    whole, whole_record = feynman.train_kan(data, config, common.FitCheckpoints(tmp_path / "whole"))
+    taken, stop = [], {"after": 35}  # three fit calls of 20 steps: stop at step 15 of the second
+    fit = kansci.fit
+
+    def counted_fit(model, data, **options):
+        def count(step, model, history):
+            taken.append(step)
+            if len(taken) == stop["after"]:
+                raise Interrupted(f"stopped at step {step}")
+
+        return fit(model, data, **options, callbacks=[count])
+
+    monkeypatch.setattr(kansci, "fit", counted_fit)
+    with pytest.raises(Interrupted):
+        feynman.train_kan(data, config, common.FitCheckpoints(tmp_path / "cut"))
+    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == ["fit-0.pt", "fit-1.pt"]
+    taken.clear()
+    stop["after"] = None
+    resumed, record = feynman.train_kan(data, config, common.FitCheckpoints(tmp_path / "cut"))
+    # the first call restored, not retrained; the second from its checkpoint of step 10; the third in full
+    assert taken == [*range(10, 20), *range(20)]
+    assert record["kan_shape"] == whole_record["kan_shape"] == "[2, 1, 1]"
+    # the same steps from the same states: equal to rounding (measured: bitwise)
+    np.testing.assert_allclose(record["kan_numeric_rmse"], whole_record["kan_numeric_rmse"], rtol=1e-9, atol=0)
+    for a, b in zip(resumed.parameters(), whole.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    names = data.input_names
+    assert str(formula(resumed, names, precision=None)[0]) == str(formula(whole, names, precision=None)[0])

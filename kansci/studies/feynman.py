@@ -10,11 +10,17 @@ training data; cross-check both against each other and against the true
 formula on held-out points (:func:`kansci.sr.crosscheck`). Equations run in
 parallel through the sweep runner (local processes or ``--scheduler``). Writes
 ``results.nc``, ``rmse.png`` and ``summary.md``.
+
+An interrupted run resumes: the KAN's fit calls are checkpointed in the run's
+folder (:class:`kansci.studies.common.FitCheckpoints`); the retraining inside
+:func:`kansci.symbolic.auto_symbolic` and the engine's search are not, and run
+again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,29 +62,38 @@ def configs(quick: bool, seed: int, equations: Sequence[str] | None, engine: str
     return [{"name": eq, "equation": eq, "seed": seed, "engine": engine, **settings} for eq in ids]
 
 
-def _train_kan(data, config: Mapping[str, Any]) -> tuple[kansci.KAN, dict[str, Any]]:
-    """Sparsify, prune, snap, retrain; the model and what happened on the way."""
+def train_kan(data, config: Mapping[str, Any], fits: common.FitCheckpoints) -> tuple[kansci.KAN, dict[str, Any]]:
+    """Sparsify, prune, snap, retrain; the model and what happened on the way.
+
+    Every fit call goes through ``fits``, in the same order on every run, so a resumed run restores the calls
+    that finished; pruning, refining and snapping are computed again from the restored model.
+    """
     steps = config["steps"]
     model = kansci.KAN([data.n_inputs, config["hidden"], 1], grid=5, seed=config["seed"], dtype=torch.float64)
-    kansci.fit(model, data, steps=steps, lamb=1e-2, progress=False)
+    fits.fit(model, data, steps=steps, lamb=1e-2, progress=False)
     model = kansci.prune(model, data.train_input)
     for grid in config["grids"]:  # accurate splines first: a snap is only as good as the curve it reads
         model = model if grid == model.config.grid else model.refine(grid, data.train_input)
-        kansci.fit(model, data, steps=steps, progress=False)
+        fits.fit(model, data, steps=steps, progress=False)
     numeric = kansci.rmse(model, data.test_input, data.test_label)
     shape = list(model.width)
     # r2_threshold 0: snap every edge to its best candidate, so every equation gets a formula to check
     auto_symbolic(model, data, r2_threshold=0.0, retrain_steps=steps // 2, progress=False)
-    kansci.fit(model, data, steps=steps, update_grid=False, progress=False)
+    fits.fit(model, data, steps=steps, update_grid=False, progress=False)
     return model, {"kan_shape": str(shape), "kan_numeric_rmse": numeric}
 
 
-def run_config(config: Mapping[str, Any]) -> xr.Dataset:
-    """One equation: the KAN's formula, the engine's, and their cross-check."""
+def run_config(config: Mapping[str, Any], checkpoint: str | os.PathLike | None = None) -> xr.Dataset:
+    """One equation: the KAN's formula, the engine's, and their cross-check.
+
+    With ``checkpoint`` (a folder, which the sweep gives each run) the KAN's fit calls are checkpointed and an
+    interrupted run resumes from them (:class:`kansci.studies.common.FitCheckpoints`); ``kan_seconds`` then
+    counts the time after resuming only. The engine's search cannot be checkpointed: a resumed run searches again.
+    """
     name = f"feynman_dimless/{config['equation']}"
     data = load(name, n_train=config["n_train"], n_test=1000, seed=config["seed"], dtype=torch.float64)
     started = time.perf_counter()
-    model, record = _train_kan(data, config)
+    model, record = train_kan(data, config, common.FitCheckpoints(checkpoint))
     record["kan_seconds"] = time.perf_counter() - started
     try:
         kan_expr = formula(model, data.input_names, precision=None)[0]
