@@ -1,6 +1,6 @@
 """Reading a trained KAN: candidate functions, per-edge fits, snapping and formulas."""
 
-from kansci.symbolic.fit import R2_FLOOR, AffineFit, fit_affine, suggest
+from kansci.symbolic.fit import R2_FLOOR, R2_TOLERANCE, AffineFit, fit_affine, rank, suggest
 from kansci.symbolic.formula import evaluate, formula, latex, snap_constants, symbols, tidy
 from kansci.symbolic.library import LIBRARY, SymbolicFunction, get, register, unregister
 from kansci.symbolic.snap import EdgeChoice, auto_symbolic, edge_data, fix_symbolic, unfix
@@ -8,6 +8,7 @@ from kansci.symbolic.snap import EdgeChoice, auto_symbolic, edge_data, fix_symbo
 __all__ = [
     "LIBRARY",
     "R2_FLOOR",
+    "R2_TOLERANCE",
     "AffineFit",
     "EdgeChoice",
     "SymbolicFunction",
@@ -19,6 +20,7 @@ __all__ = [
     "formula",
     "get",
     "latex",
+    "rank",
     "register",
     "snap_constants",
     "suggest",

@@ -1,11 +1,13 @@
 """Snapping the edges of a trained KAN to symbolic functions, and un-snapping them.
 
-:func:`auto_symbolic` fits every active edge of a :class:`~kansci.KAN` with
-:func:`~kansci.symbolic.suggest` on the inputs and outputs the edge sees for the
-data, and fixes the best candidate in place (``c * f(a*x + b) + d``, with
-trainable ``a, b, c, d``). Layers are snapped in order and each layer's data is
-recomputed after the layers before it were snapped, so a later edge is fit to
-the inputs it will really receive. :func:`fix_symbolic` fixes one edge,
+:func:`auto_symbolic` fits every candidate function to every active edge of a
+:class:`~kansci.KAN` (:func:`~kansci.symbolic.fit_affine` on the inputs and
+outputs the edge sees for the data), ranks the fits with
+:func:`~kansci.symbolic.rank` (those that reach the R^2 threshold first) and
+fixes the first in place (``c * f(a*x + b) + d``, with trainable ``a, b, c,
+d``). Layers are snapped in order and each layer's data is recomputed after the
+layers before it were snapped, so a later edge is fit to the inputs it will
+really receive. :func:`fix_symbolic` fixes one edge,
 :func:`unfix` returns edges to their splines (kept untouched underneath).
 """
 
@@ -22,7 +24,7 @@ from tqdm.auto import tqdm
 from kansci.core.model import KAN
 from kansci.core.train import fit
 from kansci.datasets import Dataset
-from kansci.symbolic.fit import AffineFit, fit_affine, library_functions, suggest
+from kansci.symbolic.fit import R2_TOLERANCE, AffineFit, fit_affine, library_functions, rank
 from kansci.symbolic.library import SymbolicFunction
 
 __all__ = ["EdgeChoice", "auto_symbolic", "edge_data", "fix_symbolic", "unfix"]
@@ -43,9 +45,20 @@ class EdgeChoice:
     fit : AffineFit or None
         The chosen fit (None if the edge stayed numeric).
     candidates : tuple of AffineFit
-        The ranked candidates considered, best first.
+        The best ``topk`` candidates in :func:`~kansci.symbolic.rank`'s order,
+        those reaching ``r2_threshold`` first.
     fixed : bool
         Whether the edge is now symbolic.
+    r2_threshold : float
+        The R^2 the candidates had to reach (0 for an edge fixed as flat).
+
+    Examples
+    --------
+    When the chosen function does not survive retraining, fix the runner-up::
+
+        choice = next(c for c in report if (c.layer, c.i, c.o) == (layer, i, o))
+        second = choice.eligible[1]
+        fix_symbolic(model, layer, i, o, second.function, params=(second.a, second.b, second.c, second.d))
     """
 
     layer: int
@@ -54,6 +67,12 @@ class EdgeChoice:
     fit: AffineFit | None
     candidates: tuple[AffineFit, ...]
     fixed: bool
+    r2_threshold: float = 0.0
+
+    @property
+    def eligible(self) -> tuple[AffineFit, ...]:
+        """The candidates reaching ``r2_threshold``, best first: ``eligible[1:]`` are the runners-up."""
+        return tuple(fit for fit in self.candidates if fit.r2 >= self.r2_threshold)
 
 
 def edge_data(
@@ -140,6 +159,7 @@ def auto_symbolic(
     *,
     r2_threshold: float = 0.9,
     weight_simple: float = 0.8,
+    r2_tolerance: float = R2_TOLERANCE,
     max_samples: int = 512,
     refit: bool = False,
     zero_below: float = 1e-3,
@@ -159,9 +179,15 @@ def auto_symbolic(
     lib : candidates, optional
         As for :func:`~kansci.symbolic.suggest`; default all known functions.
     r2_threshold : float
-        An edge whose best candidate has a lower R^2 stays numeric.
+        An edge stays numeric when no candidate reaches this R^2. Candidates
+        that reach it rank before all that do not, however simple those are.
     weight_simple : float in [0, 1]
-        Simplicity against fit quality in the ranking (see :meth:`AffineFit.score`).
+        Simplicity against fit quality in the ranking, among fits of
+        comparable quality (see :func:`~kansci.symbolic.rank`).
+    r2_tolerance : float in [0, 1]
+        What counts as comparable: a candidate explaining this much less of
+        the edge's variance than the best one (and with twice its residual)
+        cannot win on simplicity; 1 ranks by score alone, as pykan does.
     max_samples : int
         Samples per edge fit (evenly spaced over the sorted inputs); the fit
         costs about linearly in it.
@@ -180,7 +206,8 @@ def auto_symbolic(
         edges are fit to what they must really compute. 0 (default) snaps all
         layers from one trained state.
     topk : int
-        Candidates kept per edge in the report.
+        Candidates kept per edge in the report (every candidate is fit and
+        ranked; the report keeps the first ``topk``).
     progress : bool, optional
         Progress bar over edges; None shows one on an interactive terminal.
     **fit_options
@@ -196,6 +223,12 @@ def auto_symbolic(
         raise TypeError(f"auto_symbolic needs a kansci.KAN, got {type(model).__name__}")
     if not 0.0 <= r2_threshold <= 1.0:
         raise ValueError(f"r2_threshold must lie in [0, 1], got {r2_threshold}")
+    if not 0.0 <= weight_simple <= 1.0:
+        raise ValueError(f"weight_simple must lie in [0, 1], got {weight_simple}")
+    if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
+        raise ValueError(f"topk must be an int >= 1, got {topk!r}")
+    if not 0.0 <= r2_tolerance <= 1.0:
+        raise ValueError(f"r2_tolerance must lie in [0, 1] (1 ranks by score alone), got {r2_tolerance}")
     fit_options.setdefault("refine_steps", 20)
     x = _inputs(model, data)
     # "0" (a constant) is kept for flat edges: with it in the ranking a poorly fitting edge would snap to a
@@ -220,14 +253,16 @@ def auto_symbolic(
             xe, ye = _sorted_subsample(inputs[:, i], acts[:, i, o], max_samples)
             if float(ye.std()) <= zero_below * scale:  # flat: a constant, its r2 (0) is no reason to keep it numeric
                 best = fit_affine(xe, ye, "0")
-                candidates = [best]
+                candidates, threshold = [best], 0.0
             else:
-                candidates = suggest(xe, ye, shaped, topk=topk, weight_simple=weight_simple, **fit_options)
+                fits = [fit_affine(xe, ye, f, **fit_options) for f in shaped]
+                candidates = rank(fits, weight_simple, r2_threshold, r2_tolerance=r2_tolerance)[:topk]
+                threshold = r2_threshold
                 best = candidates[0] if candidates and candidates[0].r2 >= r2_threshold else None
             if best is not None:
                 lay.symbolic.set(i, o, best.function, (best.a, best.b, best.c, best.d))
             logger.debug("edge (%d,%d,%d): %s", depth, i, o, best or "kept numeric")
-            report.append(EdgeChoice(depth, i, o, best, tuple(candidates), best is not None))
+            report.append(EdgeChoice(depth, i, o, best, tuple(candidates), best is not None, threshold))
         if retrain_steps and depth < model.depth - 1 and any(c.fixed and c.layer == depth for c in report):
             fit(model, data, steps=retrain_steps, update_grid=False, progress=False)
     bar.close()
