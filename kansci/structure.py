@@ -1,0 +1,532 @@
+"""Separability and symmetry of a function from its derivatives, to choose a KAN shape.
+
+Every test here reads the gradient and Hessian of ``f`` (autograd, so ``f`` may
+be a trained model or any differentiable callable mapping a tensor of shape
+``(batch, n)`` to ``(batch,)`` or ``(batch, 1)``) on sample points, in the
+spirit of the "hypothesis testing" and "tree converter" of KAN 2.0 (Liu et al.
+2024, arXiv:2408.10205):
+
+* ``f = g(x_A) + h(x_B)`` iff the mixed derivatives ``d2f/dx_i dx_j`` vanish for
+  every ``i`` in ``A`` and ``j`` in ``B`` (:func:`additive_separability`);
+* ``f = g(x_A) h(x_B)`` iff ``log|f|`` is additive, i.e. the mixed block of the
+  Hessian of ``log|f|``, ``(f f_ij - f_i f_j) / f**2``, vanishes
+  (:func:`multiplicative_separability`);
+* ``f`` depends on ``(x_i, x_j)`` only through an invariant ``u(x_i, x_j)`` iff
+  its gradient ``(f_i, f_j)`` is parallel to ``(u_i, u_j)`` (:func:`symmetry`).
+
+Each score is a ratio of root-sum-squares over the samples, 0 for an exact
+property and at most 1; the scores are invariant to rescaling ``f``.
+:func:`structure_tree` splits the variables recursively by these tests into a
+:class:`Tree` of sums and products; :func:`plot_tree` draws it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+__all__ = [
+    "MIN_SAMPLES",
+    "SYMMETRIES",
+    "Tree",
+    "additive_separability",
+    "multiplicative_separability",
+    "plot_tree",
+    "structure_tree",
+    "symmetry",
+]
+
+MIN_SAMPLES = 10
+"""Fewest sample points the tests accept."""
+
+SYMMETRIES: tuple[str, ...] = ("difference", "sum", "product", "ratio")
+"""Invariants ``x_i - x_j``, ``x_i + x_j``, ``x_i * x_j``, ``x_i / x_j`` tested by :func:`symmetry`."""
+
+_TINY = 1e-8
+"""Samples with ``|f - offset|`` below this fraction of its maximum are skipped by the product test."""
+
+_EXHAUSTIVE_MAX = 6
+"""Up to this many variables every bipartition is tried; above it, candidates come from a graph."""
+
+Function = Callable[[Tensor], Tensor]
+
+
+# ----------------------------------------------------------------------------------------------- validation
+
+
+def _as_samples(x: Tensor | np.ndarray) -> Tensor:
+    x = torch.as_tensor(x)
+    if not x.is_floating_point():
+        x = x.to(torch.float64)
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D with shape (batch, n_variables), got shape {tuple(x.shape)}")
+    if x.shape[0] < MIN_SAMPLES:
+        raise ValueError(f"x has {x.shape[0]} samples; pass at least {MIN_SAMPLES} rows")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x contains NaN or inf; drop or replace those rows")
+    return x.detach()
+
+
+def _evaluate(f: Function, x: Tensor) -> Tensor:
+    y = f(x)
+    if not isinstance(y, Tensor):
+        raise ValueError(f"f must return a torch Tensor, got {type(y).__name__}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (x.shape[0],):
+        raise ValueError(
+            f"f returned shape {tuple(y.shape)} for {x.shape[0]} samples; it must return (batch,) or (batch, 1)"
+        )
+    return y
+
+
+def _derivatives(f: Function, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Values (batch,), gradients (batch, n) and Hessians (batch, n, n) of ``f`` at the rows of ``x``."""
+    x = x.detach().clone().requires_grad_(True)
+    y = _evaluate(f, x)
+    if not y.requires_grad:
+        raise ValueError("f(x) does not depend differentiably on x; f must be built from torch operations")
+    (grad,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+    n = x.shape[1]
+    hess = torch.zeros(x.shape[0], n, n, dtype=x.dtype)
+    if grad.requires_grad:
+        for i in range(n):
+            (row,) = torch.autograd.grad(grad[:, i].sum(), x, retain_graph=True, allow_unused=True)
+            if row is not None:
+                hess[:, i, :] = row.detach()
+    values, grad = y.detach(), grad.detach()
+    if not (
+        bool(torch.isfinite(values).all()) and bool(torch.isfinite(grad).all()) and bool(torch.isfinite(hess).all())
+    ):
+        raise ValueError("f(x) or its derivatives contain NaN or inf; restrict x to the domain of f")
+    return values, grad, hess
+
+
+def _check_groups(groups_a: Sequence[int], groups_b: Sequence[int], n: int) -> tuple[list[int], list[int]]:
+    a, b = [int(i) for i in groups_a], [int(i) for i in groups_b]
+    for name, group in (("groups_a", a), ("groups_b", b)):
+        if not group:
+            raise ValueError(f"{name} is empty; name at least one variable index")
+        bad = [i for i in group if not 0 <= i < n]
+        if bad:
+            raise ValueError(f"{name} has indices {bad} outside 0..{n - 1} (x has {n} columns)")
+        if len(set(group)) != len(group):
+            raise ValueError(f"{name} repeats a variable index: {group}")
+    common = sorted(set(a) & set(b))
+    if common:
+        raise ValueError(f"groups_a and groups_b overlap in variables {common}; the groups must be disjoint")
+    return a, b
+
+
+# ----------------------------------------------------------------------------------------------- scores
+
+
+def _block_score(matrices: Tensor, a: Sequence[int], b: Sequence[int]) -> float:
+    """sqrt(2 * sum |M_AB|^2 / sum |M_VV|^2) over samples, V = A u B; 0 when M_VV vanishes."""
+    v = list(a) + list(b)
+    whole = matrices[:, v][:, :, v].pow(2).sum()
+    if float(whole) == 0.0:
+        return 0.0
+    cross = matrices[:, list(a)][:, :, list(b)].pow(2).sum()
+    return float(torch.sqrt(2.0 * cross / whole).clamp(max=1.0))
+
+
+def _log_hessians(values: Tensor, grad: Tensor, hess: Tensor, offset: float) -> Tensor:
+    """Hessians of log|f - offset| at the samples where |f - offset| is not tiny."""
+    shifted = values - offset
+    scale = shifted.abs().max()
+    if float(scale) == 0.0:
+        raise ValueError("f equals its offset at every sample, so log|f| is undefined; sample where f is nonzero")
+    keep = shifted.abs() > _TINY * scale
+    s = shifted[keep][:, None, None]
+    g = grad[keep]
+    return (s * hess[keep] - g[:, :, None] * g[:, None, :]) / s**2
+
+
+def _fit_offset(values: Tensor, grad: Tensor, hess: Tensor, a: Sequence[int], b: Sequence[int]) -> float:
+    """Least-squares c with (f - c) f_ij = f_i f_j over the cross block; exact when f = c + g(x_A) h(x_B)."""
+    h = hess[:, list(a)][:, :, list(b)]
+    outer = grad[:, list(a), None] * grad[:, None, list(b)]
+    denominator = h.pow(2).sum()
+    if float(denominator) == 0.0:
+        return 0.0
+    return float((h * (values[:, None, None] * h - outer)).sum() / denominator)
+
+
+def additive_separability(
+    f: Function, x: Tensor | np.ndarray, groups_a: Sequence[int], groups_b: Sequence[int]
+) -> float:
+    """How far ``f(x) = g(x_A) + h(x_B)`` is violated on the samples.
+
+    The score is ``sqrt(2 * S_AB / S_V)`` where ``S_AB`` sums ``(d2f/dx_i dx_j)**2``
+    over ``i`` in ``A``, ``j`` in ``B`` and all samples, and ``S_V`` sums the
+    squares of the whole Hessian block over ``V = A u B`` (the factor 2 counts
+    the symmetric block ``B x A``). It is 0 for an exactly separable ``f``,
+    1 when only mixed derivatives are nonzero (``f = x_A * x_B``), and 0 when
+    ``f`` is linear in ``V``. Variables outside ``V`` are ignored.
+
+    Parameters
+    ----------
+    f : callable
+        Maps a tensor of shape (batch, n) to shape (batch,) or (batch, 1).
+    x : Tensor, shape (batch, n)
+        Sample points, at least :data:`MIN_SAMPLES` rows; float64 recommended.
+    groups_a, groups_b : sequence of int
+        Disjoint, nonempty column indices of ``A`` and ``B``.
+
+    Returns
+    -------
+    float
+        The violation score in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 2-D, too short or not finite, ``f`` returns the wrong
+        shape or non-finite values, or the groups are empty, overlap or are out of range.
+
+    Examples
+    --------
+    >>> x = torch.rand(50, 2, dtype=torch.float64)
+    >>> additive_separability(lambda x: torch.sin(x[:, 0]) + x[:, 1] ** 2, x, [0], [1]) < 1e-12
+    True
+    """
+    x = _as_samples(x)
+    a, b = _check_groups(groups_a, groups_b, x.shape[1])
+    _, _, hess = _derivatives(f, x)
+    return _block_score(hess, a, b)
+
+
+def multiplicative_separability(
+    f: Function,
+    x: Tensor | np.ndarray,
+    groups_a: Sequence[int],
+    groups_b: Sequence[int],
+    *,
+    fit_offset: bool = False,
+) -> float:
+    """How far ``f(x) = g(x_A) h(x_B)`` (or ``c + g h`` with ``fit_offset``) is violated.
+
+    The additive score of :func:`additive_separability` applied to the Hessian of
+    ``log|f - c|``, ``L_ij = ((f - c) f_ij - f_i f_j) / (f - c)**2``, over the
+    samples where ``|f - c|`` exceeds ``1e-8`` times its maximum (``log|f|`` has
+    poles at zeros of ``f``). ``c`` is 0, or with ``fit_offset`` the least-squares
+    solution of ``(f - c) f_ij = f_i f_j`` over the cross block, exact when
+    ``f = c + g(x_A) h(x_B)``.
+
+    Parameters
+    ----------
+    f : callable
+        Maps a tensor of shape (batch, n) to shape (batch,) or (batch, 1).
+    x : Tensor, shape (batch, n)
+        Sample points, at least :data:`MIN_SAMPLES` rows, away from zeros of ``f``.
+    groups_a, groups_b : sequence of int
+        Disjoint, nonempty column indices of ``A`` and ``B``.
+    fit_offset : bool
+        Allow an additive constant ``c`` (a KAN's bias absorbs it).
+
+    Returns
+    -------
+    float
+        The violation score in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        As :func:`additive_separability`, and if ``f - c`` is zero at every sample.
+
+    Examples
+    --------
+    >>> x = 1 + torch.rand(50, 2, dtype=torch.float64)
+    >>> multiplicative_separability(lambda x: x[:, 0] * torch.exp(x[:, 1]), x, [0], [1]) < 1e-12
+    True
+    """
+    x = _as_samples(x)
+    a, b = _check_groups(groups_a, groups_b, x.shape[1])
+    values, grad, hess = _derivatives(f, x)
+    offset = _fit_offset(values, grad, hess, a, b) if fit_offset else 0.0
+    return _block_score(_log_hessians(values, grad, hess, offset), a, b)
+
+
+def symmetry(f: Function, x: Tensor | np.ndarray, i: int, j: int) -> dict[str, float]:
+    """How far ``f`` is from depending on ``(x_i, x_j)`` only through each invariant in :data:`SYMMETRIES`.
+
+    ``f`` depends on ``(x_i, x_j)`` only through ``u(x_i, x_j)`` iff its gradient
+    ``(f_i, f_j)`` is parallel to ``(u_i, u_j)``, taken as ``(1, -1)``, ``(1, 1)``,
+    ``(x_j, x_i)`` and ``(x_j, -x_i)`` (``x_j**2`` times the ratio's gradient).
+    The score is ``sqrt(sum (f_i u_j - f_j u_i)**2 / sum |grad f|**2 |grad u|**2)``
+    over the samples: an RMS of the sine of the angle between the two
+    gradients, weighted by their lengths. It is 0 when ``f`` does not depend on
+    ``x_i`` or ``x_j``.
+
+    Parameters
+    ----------
+    f : callable
+        Maps a tensor of shape (batch, n) to shape (batch,) or (batch, 1).
+    x : Tensor, shape (batch, n)
+        Sample points, at least :data:`MIN_SAMPLES` rows.
+    i, j : int
+        Two distinct column indices.
+
+    Returns
+    -------
+    dict of str to float
+        Violation score in [0, 1] for ``"difference"``, ``"sum"``, ``"product"`` and ``"ratio"``.
+
+    Raises
+    ------
+    ValueError
+        If ``i == j`` or either is out of range, or as :func:`additive_separability`.
+
+    Examples
+    --------
+    >>> x = 1 + torch.rand(50, 2, dtype=torch.float64)
+    >>> symmetry(lambda x: torch.sin(x[:, 0] - x[:, 1]), x, 0, 1)["difference"] < 1e-12
+    True
+    """
+    x = _as_samples(x)
+    if i == j:
+        raise ValueError(f"symmetry needs two distinct variables, got i = j = {i}")
+    _check_groups([i], [j], x.shape[1])
+    _, grad, _ = _derivatives(f, x)
+    fi, fj = grad[:, i], grad[:, j]
+    xi, xj = x[:, i], x[:, j]
+    ones = torch.ones_like(xi)
+    directions = {
+        "difference": (ones, -ones),
+        "sum": (ones, ones),
+        "product": (xj, xi),
+        "ratio": (xj, -xi),
+    }
+    scores = {}
+    for name, (ui, uj) in directions.items():
+        whole = ((fi**2 + fj**2) * (ui**2 + uj**2)).sum()
+        cross = (fi * uj - fj * ui).pow(2).sum()
+        scores[name] = 0.0 if float(whole) == 0.0 else float(torch.sqrt(cross / whole).clamp(max=1.0))
+    return scores
+
+
+# ----------------------------------------------------------------------------------------------- tree
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A node of the separability tree.
+
+    Attributes
+    ----------
+    kind : {"sum", "product", "leaf"}
+        How the children combine; a leaf is a function of its variables that no test splits.
+    variables : tuple of int
+        Columns of ``x`` below this node, sorted.
+    children : tuple of Tree
+        Sub-trees, ordered by their smallest variable; empty for a leaf.
+    score : float
+        For a sum or product, the violation score of the split (below ``tol``);
+        for a leaf of several variables, the lowest score any split reached; 0 for one variable.
+    """
+
+    kind: Literal["sum", "product", "leaf"]
+    variables: tuple[int, ...]
+    children: tuple[Tree, ...] = ()
+    score: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("sum", "product", "leaf"):
+            raise ValueError(f"kind must be 'sum', 'product' or 'leaf', got {self.kind!r}")
+        if self.kind == "leaf" and self.children:
+            raise ValueError("a leaf has no children; use kind='sum' or 'product'")
+        if self.kind != "leaf" and len(self.children) < 2:
+            raise ValueError(f"a {self.kind} node needs at least two children")
+
+    def format(self, names: Sequence[str] | None = None) -> str:
+        """The tree as text, e.g. ``product(sum(x0, x1), x2)``; a leaf of several variables reads ``leaf(x0, x1)``."""
+        if self.kind == "leaf":
+            labels = [_name(v, names) for v in self.variables]
+            return labels[0] if len(labels) == 1 else f"leaf({', '.join(labels)})"
+        return f"{self.kind}({', '.join(child.format(names) for child in self.children)})"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _name(variable: int, names: Sequence[str] | None) -> str:
+    return f"x{variable}" if names is None else str(names[variable])
+
+
+def _bipartitions(variables: list[int], matrices: Tensor, tol: float) -> list[tuple[list[int], list[int]]]:
+    """Every bipartition (small ``variables``) or one connected component of the pairwise graph versus the rest."""
+    if len(variables) <= _EXHAUSTIVE_MAX:
+        first, rest = variables[0], variables[1:]
+        splits = []
+        for size in range(len(rest)):
+            for others in itertools.combinations(rest, size):
+                a = [first, *others]
+                splits.append((a, [v for v in rest if v not in others]))
+        return splits
+    block = matrices[:, variables][:, :, variables].pow(2).sum(0)
+    linked = (block / block.sum().clamp_min(torch.finfo(block.dtype).tiny)).sqrt() > tol / len(variables)
+    component, frontier = {0}, [0]
+    while frontier:
+        k = frontier.pop()
+        for m in torch.nonzero(linked[k]).flatten().tolist():
+            if m not in component:
+                component.add(m)
+                frontier.append(m)
+    if len(component) == len(variables):
+        return []
+    a = [variables[k] for k in sorted(component)]
+    return [(a, [v for v in variables if v not in a])]
+
+
+def _frozen(f: Function, columns: Sequence[int], point: Tensor) -> Function:
+    """``f`` with ``columns`` held at the values of ``point`` (shape (n,))."""
+    cols = list(columns)
+
+    def restricted(x: Tensor) -> Tensor:
+        mask = torch.zeros(x.shape[1], dtype=torch.bool)
+        mask[cols] = True
+        return f(torch.where(mask, point.to(x.dtype), x))
+
+    return restricted
+
+
+def _split(f: Function, x: Tensor, variables: list[int], tol: float) -> Tree:
+    if len(variables) == 1:
+        return Tree("leaf", tuple(variables))
+    values, grad, hess = _derivatives(f, x)
+    additive = [(_block_score(hess, a, b), a, b) for a, b in _bipartitions(variables, hess, tol)]
+    candidates: list[tuple[str, float, list[int], list[int], float]] = [("sum", s, a, b, 0.0) for s, a, b in additive]
+    if not any(s < tol for s, _, _ in additive):
+        log_hess = _log_hessians(values, grad, hess, 0.0)
+        for a, b in _bipartitions(variables, log_hess, tol):
+            offset = _fit_offset(values, grad, hess, a, b)
+            score = _block_score(_log_hessians(values, grad, hess, offset), a, b)
+            candidates.append(("product", score, a, b, offset))
+    best = min((c[1] for c in candidates), default=1.0)
+    chosen = [c for c in candidates if c[1] < tol]
+    if not chosen:
+        return Tree("leaf", tuple(variables), score=best)
+    kind, score, a, b, offset = min(chosen, key=lambda c: (c[0] != "sum", c[1]))
+    point = x[int((values - offset).abs().argmax())]
+    children = []
+    for group, other in ((a, b), (b, a)):
+        child = _split(_frozen(f, other, point), x, sorted(group), tol)
+        children.extend(child.children if child.kind == kind else (child,))
+    children.sort(key=lambda t: t.variables[0])
+    return Tree(kind, tuple(sorted(variables)), tuple(children), score)
+
+
+def structure_tree(f: Function, x: Tensor | np.ndarray, tol: float = 1e-3) -> Tree:
+    """Split the variables of ``f`` recursively into sums and products.
+
+    At each node the function of the node's variables (``f`` with the other
+    columns held at one sample point, so known up to an additive and a
+    multiplicative constant) is tested for an additive split
+    (:func:`additive_separability`); if none scores below ``tol``, for a
+    multiplicative split with a fitted offset (``fit_offset=True`` in
+    :func:`multiplicative_separability`: a KAN absorbs constants in its
+    biases). The lowest-scoring split below ``tol`` is taken, sums before
+    products. Up to six variables every bipartition is tried; with more, the
+    candidate is one connected component of the graph linking variables whose
+    pairwise cross-derivative share exceeds ``tol / n`` (for products, of the
+    Hessian of ``log|f|`` without offset).
+
+    The canonical form is flat and as fine as the tests allow: nested nodes of
+    the same kind are merged (``x0 + x1 + x2`` is ``sum(x0, x1, x2)``, and
+    ``exp(x2 + x3)`` is ``product(x2, x3)``), children are ordered by their
+    smallest variable, and an unsplittable group is ``leaf(x0, x1)``.
+
+    Parameters
+    ----------
+    f : callable
+        Maps a tensor of shape (batch, n) to shape (batch,) or (batch, 1).
+    x : Tensor, shape (batch, n)
+        Sample points, at least :data:`MIN_SAMPLES` rows, away from zeros of ``f``; float64 recommended.
+    tol : float
+        Largest violation score accepted as a split.
+
+    Returns
+    -------
+    Tree
+        The root, over all ``n`` variables.
+
+    Raises
+    ------
+    ValueError
+        If ``tol`` is not in (0, 1), or as :func:`additive_separability`.
+
+    Examples
+    --------
+    >>> x = 1 + torch.rand(50, 3, dtype=torch.float64)
+    >>> str(structure_tree(lambda x: x[:, 0] * x[:, 1] + x[:, 2], x))
+    'sum(product(x0, x1), x2)'
+    """
+    if not 0.0 < tol < 1.0:
+        raise ValueError(f"tol must be in (0, 1), got {tol}")
+    x = _as_samples(x)
+    return _split(f, x, list(range(x.shape[1])), tol)
+
+
+def plot_tree(tree: Tree, names: Sequence[str] | None = None) -> Figure:
+    """Draw a :class:`Tree` as labelled boxes joined by lines (root on top).
+
+    Parameters
+    ----------
+    tree : Tree
+        From :func:`structure_tree`.
+    names : sequence of str, optional
+        Variable names indexed by column; ``x0, x1, ...`` by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure, not registered with pyplot.
+
+    Raises
+    ------
+    ValueError
+        If ``names`` has fewer entries than the largest variable index + 1.
+    """
+    if names is not None and len(names) <= max(tree.variables):
+        raise ValueError(f"names has {len(names)} entries but the tree uses variable {max(tree.variables)}")
+    positions: dict[int, tuple[float, float]] = {}
+    nodes: list[Tree] = []
+    next_leaf = [0.0]
+
+    def place(node: Tree, depth: int) -> tuple[float, float]:
+        if node.children:
+            xs = [place(child, depth + 1)[0] for child in node.children]
+            position = (sum(xs) / len(xs), -float(depth))
+        else:
+            position = (next_leaf[0], -float(depth))
+            next_leaf[0] += 1.0
+        positions[len(nodes)] = position
+        nodes.append(node)
+        return position
+
+    place(tree, 0)
+    figure = Figure(figsize=(max(3.0, 1.5 * next_leaf[0]), 1.2 * (1 - min(y for _, y in positions.values())) + 0.8))
+    ax = figure.add_subplot()
+    index = {id(node): k for k, node in enumerate(nodes)}
+    for k, node in enumerate(nodes):
+        px, py = positions[k]
+        for child in node.children:
+            cx, cy = positions[index[id(child)]]
+            ax.plot([px, cx], [py, cy], color="0.4", linewidth=1.0, zorder=1)
+        if node.kind == "leaf":
+            label = node.format(names)
+        else:
+            label = f"{node.kind}\n{node.score:.1e}"
+        ax.text(px, py, label, ha="center", va="center", zorder=2, bbox={"boxstyle": "round", "fc": "white"})
+    ax.set_xlim(-0.7, next_leaf[0] - 0.3)
+    ax.set_ylim(min(y for _, y in positions.values()) - 0.6, 0.6)
+    ax.set_axis_off()
+    return figure
