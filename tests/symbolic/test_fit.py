@@ -26,13 +26,7 @@ HELD_OUT = (X[:-1] + X[1:]) / 2  # midpoints: never used for fitting
 UNIT = torch.linspace(-1.0, 1.0, 101, dtype=torch.float64)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The fits run many small ops; on a shared 2-core machine one thread is faster and steadier."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _wrap(angle: float) -> float:

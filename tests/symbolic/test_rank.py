@@ -24,14 +24,7 @@ from kansci.symbolic import (
     symbols,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Edge fits run many small ops; one thread is faster and steadier on the 2-core CI machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _fit(name: str, r2: float) -> AffineFit:

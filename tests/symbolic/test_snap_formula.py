@@ -29,13 +29,7 @@ from tests.conftest import float64
 X, Y = sympy.symbols("x y", real=True)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Edge fits run many small ops; one thread is faster and steadier on the 2-core CI machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _exp_sin_model(inner_shift=0.0, outer_scale=1.0):
