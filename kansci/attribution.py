@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from kansci.core import KAN, edge_scores
+from kansci.core.prune import propagate_scores
 
 __all__ = [
     "MEASURES",
@@ -136,12 +137,7 @@ def attribution_scores(model: KAN, x: Tensor, measure: Measure = "spread") -> li
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {list(MEASURES)}, got {measure!r}")
     scores = edge_spreads(model, x) if measure == "spread" else edge_scores(model, x)
-    nodes = [torch.ones(model.width[-1], dtype=model.dtype, device=model.device)]
-    for edges in reversed(scores):
-        total = edges.sum(dim=0, keepdim=True)
-        share = torch.where(total > 0, edges / total.clamp_min(torch.finfo(edges.dtype).tiny), 0.0)
-        nodes.insert(0, (share * nodes[0]).sum(dim=1))
-    return nodes
+    return propagate_scores(model, scores)
 
 
 def input_shares(model: KAN, x: Tensor, measure: Measure = "spread") -> Tensor:

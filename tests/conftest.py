@@ -40,3 +40,12 @@ def _deterministic_threads():
 def float64(*shape, seed=0, lo=-1.0, hi=1.0):
     gen = torch.Generator().manual_seed(seed)
     return lo + (hi - lo) * torch.rand(*shape, generator=gen, dtype=torch.float64)
+
+
+@pytest.fixture
+def one_thread():
+    """Edge fits run many small ops: on a shared 2-core machine one thread is faster and steadier."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

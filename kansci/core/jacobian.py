@@ -44,15 +44,21 @@ def output_jacobian(model: KAN, x: Tensor) -> tuple[Tensor, dict[Tensor, Tensor]
     """
     if not has_closed_form_jacobian(model):
         raise ValueError("output_jacobian needs a KAN without symbolic edges")
-    inputs, outputs = [], []
+    inputs, outputs, products = [], [], []
     h = x.detach()
     with torch.enable_grad():
-        for layer in model.layers:
+        for index, layer in enumerate(model.layers):
             h = h.requires_grad_()
             out = layer(h)
             inputs.append(h)
             outputs.append(out)
             h = out.detach()
+            products.append(None)
+            if model.config.n_mult(index + 1):  # multiplication nodes: a leaf at the subnodes too
+                subnodes = h.requires_grad_()
+                h = model.nodes(index, subnodes)
+                products[-1] = (subnodes, h)
+                h = h.detach()
     n_out = h.shape[1]
     bases = [layer.basis(a.detach()) for layer, a in zip(model.layers, inputs)]
     silus = [F.silu(a.detach()) for a in inputs]
@@ -63,6 +69,9 @@ def output_jacobian(model: KAN, x: Tensor) -> tuple[Tensor, dict[Tensor, Tensor]
         grad[:, c] = 1.0
         for index in range(len(model.layers) - 1, -1, -1):
             layer = model.layers[index]
+            if products[index] is not None:  # from the nodes' cotangent to the subnodes'
+                subnodes, nodes = products[index]
+                (grad,) = torch.autograd.grad(nodes, subnodes, grad, retain_graph=True)
             weight = grad[:, None, :] * layer.mask  # (batch, in, out): d out_c / d (edge i -> o) per sample
             coef_blocks[index].append(bases[index][..., None] * (weight * layer.scale_spline.detach())[:, :, None, :])
             base_blocks[index].append(silus[index][..., None] * weight)

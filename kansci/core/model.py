@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from kansci.core.checks import as_integer, as_real, check_fits, layer_bytes
 from kansci.core.layer import BasisMode, KANLayer
+from kansci.core.mult import multiply, owners
 
 __all__ = ["KAN", "KANConfig"]
 
@@ -20,7 +21,10 @@ class KANConfig:
     Parameters
     ----------
     width : tuple of int
-        Nodes per layer, inputs first: ``(2, 5, 1)`` is a [2,5,1] KAN.
+        Nodes per layer, inputs first: ``(2, 5, 1)`` is a [2,5,1] KAN. An entry
+        may be a pair ``[n_sum, n_mult]``: ``[2, [3, 2], 1]`` has 3 sum and 2
+        multiplication nodes in its hidden layer (stored as ``width=(2, 5, 1)``,
+        ``mult=(0, 2, 0)``).
     grid : int
         Grid intervals G of every layer.
     k : int
@@ -38,6 +42,11 @@ class KANConfig:
         Columns of the original inputs this model reads (set by pruning inputs).
     dtype : str
         ``"float32"`` or ``"float64"``.
+    mult : tuple of int, optional
+        Multiplication nodes per layer of nodes (the last ``mult[l]`` of layer
+        ``l``'s nodes; see :mod:`kansci.core.mult`); None when there are none.
+    mult_arity : int
+        Subnodes each multiplication node multiplies (default 2).
     """
 
     width: tuple[int, ...]
@@ -52,18 +61,14 @@ class KANConfig:
     basis_mode: BasisMode = "auto"
     input_ids: tuple[int, ...] | None = None
     dtype: str = "float32"
+    mult: tuple[int, ...] | None = None
+    mult_arity: int = 2
 
     def __post_init__(self) -> None:
-        if isinstance(self.width, (str, bytes)) or not hasattr(self.width, "__iter__"):
-            raise ValueError(f"width must be a sequence of layer sizes such as [2, 5, 1], got {self.width!r}")
-        width = tuple(self.width)
-        if len(width) < 2:
-            raise ValueError(f"width needs at least an input and an output size, got {list(width)}")
-        try:
-            width = tuple(as_integer("width", w, minimum=1) for w in width)
-        except ValueError as err:
-            raise ValueError(f"every width must be a positive integer, got {list(width)}") from err
+        width, mult = _parse_width(self.width, self.mult)
         object.__setattr__(self, "width", width)
+        object.__setattr__(self, "mult", mult)
+        object.__setattr__(self, "mult_arity", as_integer("mult_arity", self.mult_arity, minimum=2))
         object.__setattr__(self, "grid", as_integer("grid (number of intervals)", self.grid, minimum=1))
         object.__setattr__(self, "k", as_integer("spline order k", self.k, minimum=1))
         object.__setattr__(self, "seed", as_integer("seed", self.seed))
@@ -89,19 +94,72 @@ class KANConfig:
                 raise ValueError(f"input_ids has {len(ids)} entries but width[0] is {width[0]}")
             object.__setattr__(self, "input_ids", ids)
 
+    def n_mult(self, layer: int) -> int:
+        """Multiplication nodes in layer ``layer`` of nodes (0 = the inputs)."""
+        return 0 if self.mult is None else self.mult[layer]
+
+    def n_sum(self, layer: int) -> int:
+        """Sum nodes in layer ``layer`` of nodes."""
+        return self.width[layer] - self.n_mult(layer)
+
+    def subnodes(self, layer: int) -> int:
+        """Outputs of the KAN layer feeding node layer ``layer``: ``n_sum + arity * n_mult``."""
+        return self.width[layer] + (self.mult_arity - 1) * self.n_mult(layer)
+
+    def display_width(self) -> list:
+        """``width`` as the user writes it: ``[2, [3, 2], 1]`` where a layer has multiplication nodes."""
+        return [w if not self.n_mult(i) else [self.n_sum(i), self.n_mult(i)] for i, w in enumerate(self.width)]
+
     def build_bytes(self) -> int:
         """Estimated peak memory to build this model (see :func:`kansci.core.checks.layer_bytes`)."""
         itemsize = 8 if self.dtype == "float64" else 4
-        pairs = zip(self.width[:-1], self.width[1:])
-        return sum(layer_bytes(n_in, n_out, self.grid, self.k, itemsize) for n_in, n_out in pairs)
+        sizes = [(self.width[i], self.subnodes(i + 1)) for i in range(len(self.width) - 1)]
+        return sum(layer_bytes(n_in, n_out, self.grid, self.k, itemsize) for n_in, n_out in sizes)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def _parse_width(width, mult) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """Node counts per layer and multiplication nodes per layer (None if none) from ``width`` and ``mult``."""
+    if isinstance(width, (str, bytes)) or not hasattr(width, "__iter__"):
+        raise ValueError(f"width must be a sequence of layer sizes such as [2, 5, 1], got {width!r}")
+    entries = list(width)
+    if len(entries) < 2:
+        raise ValueError(f"width needs at least an input and an output size, got {entries}")
+    pairs = [not isinstance(w, (str, bytes)) and hasattr(w, "__iter__") for w in entries]
+    if any(pairs):
+        if mult is not None:
+            raise ValueError("give multiplication nodes as [n_sum, n_mult] entries of width or as mult, not both")
+        try:
+            split = [
+                tuple(as_integer("width", v, minimum=0) for v in w) if p else (w, 0) for w, p in zip(entries, pairs)
+            ]
+        except ValueError as err:
+            raise ValueError(f"every width must be an integer or a pair [n_sum, n_mult], got {entries}") from err
+        if any(len(w) != 2 for w in split):
+            raise ValueError(f"a width entry with multiplication nodes is a pair [n_sum, n_mult], got {entries}")
+        entries, mult = [a + b for a, b in split], [b for _, b in split]
+    try:
+        counts = tuple(as_integer("width", w, minimum=1) for w in entries)
+    except ValueError as err:
+        raise ValueError(f"every width must be a positive integer, got {list(width)}") from err
+    if mult is None:
+        return counts, None
+    if isinstance(mult, (str, bytes)) or not hasattr(mult, "__iter__") or len(tuple(mult)) != len(counts):
+        raise ValueError(f"mult must give the multiplication nodes of each of the {len(counts)} layers, got {mult!r}")
+    mult = tuple(as_integer("mult", m, minimum=0) for m in mult)
+    if mult[0]:
+        raise ValueError(f"the inputs cannot be multiplication nodes (width {list(width)})")
+    if any(m > w for m, w in zip(mult, counts)):
+        raise ValueError(f"a layer has more multiplication nodes than nodes: width {counts}, mult {mult}")
+    return counts, (mult if any(mult) else None)
+
+
 # KANConfig fields that KAN takes as keyword options (the others are its named arguments)
 _OPTIONS = frozenset(
     {"grid_range", "grid_eps", "noise_scale", "scale_base_mu", "scale_base_sigma", "basis_mode", "input_ids"}
+    | {"mult", "mult_arity"}
 )
 
 
@@ -133,8 +191,10 @@ class KAN(nn.Module):
 
     Parameters
     ----------
-    width : sequence of int
-        Nodes per layer, inputs first, e.g. ``[2, 5, 1]``.
+    width : sequence of int or [n_sum, n_mult] pairs
+        Nodes per layer, inputs first, e.g. ``[2, 5, 1]``; ``[2, [3, 2], 1]``
+        has 3 sum and 2 multiplication nodes in its hidden layer (each
+        multiplying ``mult_arity`` subnodes, see :mod:`kansci.core.mult`).
     grid : int
         Grid intervals G (default 5).
     k : int
@@ -146,7 +206,7 @@ class KAN(nn.Module):
     device : torch.device or str, optional
     **options
         Further :class:`KANConfig` fields (``grid_range``, ``grid_eps``,
-        ``noise_scale``, ``basis_mode``, ...).
+        ``noise_scale``, ``basis_mode``, ``mult_arity``, ...).
 
     Examples
     --------
@@ -171,7 +231,7 @@ class KAN(nn.Module):
             raise ValueError(f"unknown KAN option(s) {unknown}; the options are {sorted(_OPTIONS)}")
         config = KANConfig(width=width, grid=grid, k=k, seed=seed, dtype=_dtype_name(dtype), **options)
         device = _check_device(device)
-        check_fits(config.build_bytes(), f"KAN {list(config.width)} with grid={config.grid}", device)
+        check_fits(config.build_bytes(), f"KAN {config.display_width()} with grid={config.grid}", device)
         self.config = config
         gen = torch.Generator().manual_seed(config.seed)
         torch_dtype = getattr(torch, config.dtype)
@@ -190,7 +250,7 @@ class KAN(nn.Module):
                 generator=gen,
                 dtype=torch_dtype,
             )
-            for n_in, n_out in zip(config.width[:-1], config.width[1:])
+            for n_in, n_out in zip(config.width[:-1], map(config.subnodes, range(1, len(config.width))))
         )
         if device is not None:
             self.to(device)
@@ -253,16 +313,25 @@ class KAN(nn.Module):
         Tensor, shape (batch, width[-1])
         """
         self.check_input(x)
-        for layer in self.layers:
-            x = layer(x)
+        for index, layer in enumerate(self.layers):
+            x = self.nodes(index, layer(x))
         return x
+
+    def nodes(self, index: int, y: Tensor) -> Tensor:
+        """Node values from the outputs (subnodes) of layer ``index``: products at multiplication nodes."""
+        return multiply(y, self.config.n_sum(index + 1), self.config.mult_arity)
+
+    def owners(self, index: int) -> list[int]:
+        """For each output (subnode) of layer ``index``, the node of layer ``index + 1`` it feeds."""
+        config = self.config
+        return owners(config.n_sum(index + 1), config.n_mult(index + 1), config.mult_arity)
 
     def layer_inputs(self, x: Tensor) -> list[Tensor]:
         """Inputs of every layer (``depth + 1`` tensors, the last is the output)."""
         self.check_input(x)
         acts = [x]
-        for layer in self.layers:
-            acts.append(layer(acts[-1]))
+        for index, layer in enumerate(self.layers):
+            acts.append(self.nodes(index, layer(acts[-1])))
         return acts
 
     @torch.no_grad()
@@ -289,9 +358,9 @@ class KAN(nn.Module):
     def update_grid_(self, x: Tensor) -> None:
         """Adapt every layer's grid to the inputs it sees for x (in place)."""
         self.check_input(x)
-        for layer in self.layers:
+        for index, layer in enumerate(self.layers):
             layer.update_grid_(x)
-            x = layer(x)
+            x = self.nodes(index, layer(x))
 
     @torch.no_grad()
     def refine(self, grid: int, x: Tensor | None = None) -> KAN:
@@ -315,7 +384,7 @@ class KAN(nn.Module):
         KAN
         """
         config = replace(self.config, grid=grid)  # checks grid
-        check_fits(config.build_bytes(), f"KAN {list(config.width)} refined to grid={config.grid}", self.device)
+        check_fits(config.build_bytes(), f"KAN {config.display_width()} refined to grid={config.grid}", self.device)
         inputs = self.layer_inputs(x) if x is not None else [None] * (self.depth + 1)
         out = self._shell(config)
         grid = config.grid
@@ -330,4 +399,5 @@ class KAN(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        return f"width={list(self.width)}, grid={self.config.grid}, k={self.config.k}"
+        arity = f", mult_arity={self.config.mult_arity}" if self.config.mult and self.config.mult_arity != 2 else ""
+        return f"width={self.config.display_width()}{arity}, grid={self.config.grid}, k={self.config.k}"

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from kansci.core.checks import as_real, check_samples
 from kansci.core.model import KAN
 
-__all__ = ["edge_scores", "node_scores", "prune"]
+__all__ = ["edge_scores", "node_scores", "propagate_scores", "prune"]
 
 
 @torch.no_grad()
@@ -44,18 +44,32 @@ def node_scores(model: KAN, x: Tensor, eps: float = 1e-12) -> list[Tensor]:
 
     Each output node has score 1. A node's score is split over its incoming
     edges in proportion to their |phi|_1, and a node's score is the sum over its
-    outgoing edges. Scores in every layer therefore add up to the number of
+    outgoing edges (a multiplication node's score is split equally between its
+    factors). Scores in every layer therefore add up to the number of
     outputs; ``node_scores(model, x)[0]`` ranks the inputs.
 
     Returns
     -------
     list of Tensor, one per layer of nodes (``depth + 1``), shape (width[l],)
     """
-    scores = edge_scores(model, x)
+    return propagate_scores(model, edge_scores(model, x), eps)
+
+
+def propagate_scores(model: KAN, scores: list[Tensor], eps: float = 0.0) -> list[Tensor]:
+    """Node scores from per-layer edge scores (in_l, out_l), propagated back from the outputs (score 1 each).
+
+    A node's score is split over its incoming edges in proportion to their
+    scores (over ``their sum + eps``; none where they are all 0). A
+    multiplication node's score is split equally between its factors first.
+    """
     nodes = [torch.ones(model.width[-1], dtype=model.dtype, device=model.device)]
-    for e in reversed(scores):
-        share = e / (e.sum(dim=0, keepdim=True) + eps)
-        nodes.insert(0, (share * nodes[0]).sum(dim=1))
+    for index in range(model.depth - 1, -1, -1):
+        edges = scores[index]
+        owner = torch.tensor(model.owners(index), device=edges.device)
+        per_sub = nodes[0][owner] / torch.bincount(owner).to(edges.dtype)[owner]
+        total = edges.sum(dim=0, keepdim=True) + eps
+        share = torch.where(total > 0, edges / total.clamp_min(torch.finfo(edges.dtype).tiny), 0.0)
+        nodes.insert(0, (share * per_sub).sum(dim=1))
     return nodes
 
 
@@ -98,33 +112,59 @@ def prune(
     if inputs:
         keep[0] = _kept(scores[0].amax(dim=1) > threshold, scores[0].amax(dim=1))
     for layer in range(1, model.depth):
-        strength_in = scores[layer - 1].amax(dim=0)
+        strength_in = _node_strength(model, layer - 1, scores[layer - 1].amax(dim=0))
         strength_out = scores[layer].amax(dim=1)
         alive = (strength_in > threshold) & (strength_out > threshold)
         keep.append(_kept(alive, torch.minimum(strength_in, strength_out)))
     keep.append(torch.arange(model.width[-1], device=model.device))
+    config = model.config
+    mult = [int((ids >= config.n_sum(i)).sum()) for i, ids in enumerate(keep)]
+    subnodes = [keep[0]] + [_subnodes(model, i, ids) for i, ids in enumerate(keep[1:])]
 
-    base_ids = model.config.input_ids or tuple(range(model.width[0]))
+    base_ids = config.input_ids or tuple(range(model.width[0]))
     config = replace(
-        model.config,
+        config,
         width=tuple(len(k) for k in keep),
-        input_ids=tuple(base_ids[i] for i in keep[0].tolist()) if inputs else model.config.input_ids,
+        mult=tuple(mult) if config.mult else None,
+        input_ids=tuple(base_ids[i] for i in keep[0].tolist()) if inputs else config.input_ids,
     )
     out = model._shell(config)
-    out.layers = nn.ModuleList(layer.subset(keep[i], keep[i + 1]) for i, layer in enumerate(model.layers))
-    _absorb_removed(model, out, keep, x)
+    out.layers = nn.ModuleList(layer.subset(keep[i], subnodes[i + 1]) for i, layer in enumerate(model.layers))
+    _absorb_removed(model, out, keep, subnodes, x)
     if edge_threshold is not None:
         for layer, e in zip(out.layers, edge_scores(out, x[:, keep[0]])):
             layer.mask.mul_((e > edge_threshold).to(layer.mask.dtype))
     return out
 
 
-def _absorb_removed(model: KAN, out: KAN, keep: list[Tensor], x: Tensor) -> None:
+def _node_strength(model: KAN, index: int, per_subnode: Tensor) -> Tensor:
+    """Per node of layer ``index + 1``, the strength of its incoming edges from that of its subnodes'.
+
+    A multiplication node is as weak as its weakest factor (a factor near zero
+    silences the product), so it is pruned as one unit.
+    """
+    config = model.config
+    n_sum, n_mult = config.n_sum(index + 1), config.n_mult(index + 1)
+    if not n_mult:
+        return per_subnode
+    factors = per_subnode[n_sum:].view(n_mult, config.mult_arity).amin(dim=1)
+    return torch.cat([per_subnode[:n_sum], factors])
+
+
+def _subnodes(model: KAN, index: int, nodes: Tensor) -> Tensor:
+    """The outputs of layer ``index`` (subnodes) that feed the kept ``nodes`` of layer ``index + 1``."""
+    owner = torch.tensor(model.owners(index), device=nodes.device)
+    return torch.nonzero(torch.isin(owner, nodes)).flatten()
+
+
+def _absorb_removed(model: KAN, out: KAN, keep: list[Tensor], subnodes: list[Tensor], x: Tensor) -> None:
     """Fold the mean output of removed nodes into a kept edge of the same target.
 
     A removed node still fed its targets (nearly) constant values phi(x_j);
     their mean is added to the strongest kept edge into each target
     (:meth:`KANLayer.add_constant_`), so pruning dead nodes keeps the function.
+    A target is a subnode: where it is a factor of a multiplication node, the
+    constant shifts that factor, before the product.
     """
     edge_acts = model.edge_activations(x)
     for depth, (old, new) in enumerate(zip(model.layers, out.layers)):
@@ -132,7 +172,7 @@ def _absorb_removed(model: KAN, out: KAN, keep: list[Tensor], x: Tensor) -> None
         removed[keep[depth]] = False
         if not bool(removed.any()):
             continue
-        acts = edge_acts[depth][:, :, keep[depth + 1]]
+        acts = edge_acts[depth][:, :, subnodes[depth + 1]]
         lost = acts[:, removed].mean(dim=0).sum(dim=0)  # (out_kept,)
         scores = acts[:, keep[depth]].abs().mean(dim=0)  # (in_kept, out_kept)
         for o in range(new.out_features):

@@ -31,7 +31,7 @@ from kansci.core.fused import silu_derivatives
 from kansci.core.jacobian import has_closed_form_jacobian
 from kansci.core.layer import KANLayer
 from kansci.core.model import KAN
-from kansci.pde.taylor import layer_jet
+from kansci.pde.taylor import layer_jet, node_jet
 
 __all__ = ["JetHead", "jet_jacobian"]
 
@@ -92,6 +92,7 @@ def jet_jacobian(model: KAN, x: Tensor, head: JetHead) -> tuple[Tensor, dict[Ten
     model.check_input(x)
     inputs: list[tuple[Tensor, Tensor | None, Tensor | None]] = []
     outputs: list[tuple[Tensor, Tensor, Tensor]] = []
+    products: list[tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None] = []  # (subnode leaves, node jets)
     state: tuple[Tensor, Tensor | None, Tensor | None] = (x.detach(), None, None)
     with torch.enable_grad():
         for index, layer in enumerate(model.layers):
@@ -100,6 +101,11 @@ def jet_jacobian(model: KAN, x: Tensor, head: JetHead) -> tuple[Tensor, dict[Ten
             inputs.append(state)
             outputs.append(layer_jet(layer, *state))
             state = outputs[-1]
+            products.append(None)
+            if model.config.n_mult(index + 1):  # multiplication nodes: a leaf at the subnodes too
+                subnodes = tuple(t.detach().requires_grad_() for t in state)
+                state = node_jet(model, index, *subnodes)
+                products[-1] = (subnodes, state)
         final = tuple(t.detach().requires_grad_() for t in state)
         residuals = head(*final)
         if residuals.ndim != 2 or residuals.shape[0] != x.shape[0]:
@@ -108,6 +114,9 @@ def jet_jacobian(model: KAN, x: Tensor, head: JetHead) -> tuple[Tensor, dict[Ten
         for c in range(residuals.shape[1]):
             cot = _grads(residuals[:, c].sum(), final, retain=True)
             for index in range(len(model.layers) - 1, -1, -1):
+                if products[index] is not None:  # from the nodes' cotangents to the subnodes'
+                    subnodes, nodes = products[index]
+                    cot = _grads(nodes, subnodes, retain=True, seeds=cot)
                 coef_block, base_block = _layer_blocks(model.layers[index], inputs[index][0].detach(),
                                                        *_detached(inputs[index][1:]), cot)  # fmt: skip
                 by_layer[index][0].append(coef_block)

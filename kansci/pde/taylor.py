@@ -26,6 +26,7 @@ from kansci.core.basis import local_bases
 from kansci.core.fused import silu_derivatives
 from kansci.core.layer import KANLayer
 from kansci.core.model import KAN
+from kansci.core.mult import multiply_jet
 from kansci.core.polynomial import edge_derivatives
 
 __all__ = ["Jet", "jet"]
@@ -112,6 +113,11 @@ def jet(model: KAN, x: Tensor) -> Jet:
         raise TypeError(f"jet needs a kansci.KAN, got {type(model).__name__}; use kansci.pde.operators for others")
     model.check_input(x)
     g = h = None
-    for layer in model.layers:
-        x, g, h = layer_jet(layer, x, g, h)
+    for index, layer in enumerate(model.layers):
+        x, g, h = node_jet(model, index, *layer_jet(layer, x, g, h))
     return Jet(value=x, grad=g, second=h)
+
+
+def node_jet(model: KAN, index: int, value: Tensor, grad: Tensor, second: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The jet of layer ``index``'s nodes from the jet of its outputs (the product rule at multiplication nodes)."""
+    return multiply_jet(value, grad, second, model.config.n_sum(index + 1), model.config.mult_arity)

@@ -88,14 +88,16 @@ def formula(
             "snap them with kansci.symbolic.auto_symbolic or fix_symbolic first"
         )
     nodes: list[sympy.Expr] = list(symbols(model, names))
-    for layer in model.layers:
+    for index, layer in enumerate(model.layers):
         outs: list[sympy.Expr] = [sympy.Integer(0)] * layer.out_features
         for row, ((i, o), fn) in enumerate(zip(layer.symbolic.edges.tolist(), layer.symbolic.functions())):
             if float(layer.mask[i, o]) == 0.0:
                 continue
             a, b, c, d = (sympy.Float(float(v), 17) for v in layer.symbolic.affine[row].tolist())
             outs[o] = outs[o] + c * fn.sym(a * nodes[i] + b) + d
-        nodes = outs
+        nodes = [sympy.Integer(1)] * model.width[index + 1]
+        for o, owner in enumerate(model.owners(index)):  # a sum node is its subnode; a product node multiplies
+            nodes[owner] = nodes[owner] * outs[o]
     if not simplify:
         return nodes
     return [tidy(e, precision) for e in nodes]
