@@ -29,9 +29,13 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden : tuple of int or int, default=(5,)
+    hidden : tuple of (int or [n_sum, n_mult]) or int, default=(5,)
         Hidden layer widths; the network is ``[n_features, *hidden, n_outputs]``.
-        An int is one hidden layer; ``()`` gives a single KAN layer.
+        An int is one hidden layer; ``()`` gives a single KAN layer. An entry
+        ``[n_sum, n_mult]`` is a layer of ``n_sum`` sum and ``n_mult``
+        multiplication nodes (KAN 2.0): ``hidden=([3, 2],)`` has one hidden
+        layer of 3 sum and 2 multiplication nodes, while ``hidden=(3, 2)`` has
+        two hidden layers.
     grid : int, default=5
         Number of spline grid intervals.
     spline_order : int, default=3
@@ -133,9 +137,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         as_real("regularization", self.regularization, minimum=0.0)  # named as the estimator calls it
-        hidden = (self.hidden,) if isinstance(self.hidden, numbers.Integral) else tuple(self.hidden)
-        if not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden):
-            raise ValueError(f"hidden must be a positive integer or a tuple of them, got {self.hidden!r}")
+        hidden = _hidden_layers(self.hidden)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         self._y_1d = y.ndim == 1
         y = y.reshape(len(y), -1)
@@ -151,7 +153,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         seed = int(rs) if isinstance(rs, numbers.Integral) else int(check_random_state(rs).randint(2**31 - 1))
         torch_dtype = getattr(torch, self.dtype)
         self.model_ = KAN(
-            [X.shape[1], *(int(h) for h in hidden), self.n_outputs_],
+            [X.shape[1], *hidden, self.n_outputs_],
             grid=self.grid,
             k=self.spline_order,
             seed=seed,
@@ -202,3 +204,47 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """Inputs mapped onto the grid range, as a fresh tensor of the network's dtype."""
         scaled = (X - self.x_min_) * self.x_scale_ - 1.0
         return torch.from_numpy(np.ascontiguousarray(scaled)).to(self.model_.dtype)
+
+
+def _hidden_layers(hidden) -> list[int | list[int]]:
+    """The hidden layers of ``hidden`` as KAN width entries: ints and ``[n_sum, n_mult]`` lists (fresh copies).
+
+    Raises
+    ------
+    ValueError
+        If ``hidden`` is not an int or a sequence of layer widths and
+        ``[n_sum, n_mult]`` pairs of non-negative integers with at least one node.
+    """
+    entries = (hidden,) if _is_count(hidden) else hidden
+    if isinstance(entries, (str, bytes)) or not hasattr(entries, "__iter__"):
+        raise ValueError(_hidden_message(hidden))
+    layers = []
+    for entry in entries:
+        if _is_count(entry) and entry >= 1:
+            layers.append(int(entry))
+        elif _is_pair(entry):
+            layers.append([int(n) for n in entry])
+        else:
+            raise ValueError(_hidden_message(hidden, entry))
+    return layers
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_pair(entry) -> bool:
+    """``[n_sum, n_mult]``: two non-negative integers, at least one node."""
+    if isinstance(entry, (str, bytes)) or not hasattr(entry, "__iter__"):
+        return False
+    pair = list(entry)
+    return len(pair) == 2 and all(_is_count(n) and n >= 0 for n in pair) and sum(pair) >= 1
+
+
+def _hidden_message(hidden, entry=None) -> str:
+    bad = "" if entry is None else f" (bad entry {entry!r})"
+    return (
+        f"hidden must be a positive integer or a sequence of hidden layers, each a positive integer (sum nodes) "
+        f"or a pair [n_sum, n_mult] of sum and multiplication nodes, got {hidden!r}{bad}; "
+        f"e.g. hidden=(5,) or hidden=([3, 2],)"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -31,6 +32,8 @@ BOX_WIDTH = 0.45  # at most; less where a layer's boxes would overlap
 BOX_MARGIN = 0.1  # share of a box left empty on every side of its curve
 BOX_FRACTIONS = np.linspace(0.25, 0.75, 51)  # candidate box positions along an edge (0 = input node)
 MARGIN_X, MARGIN_Y = 0.7, 0.45
+SUBNODE_DROP = 0.2  # subnodes of a row with multiplication nodes sit this far below its nodes
+MULT_MARKER_SIZE = 11  # points; the circle holding a multiplication node's "×"
 INCHES_PER_UNIT = 1.3
 
 _HISTORY_SERIES = (
@@ -62,9 +65,19 @@ def plot(
     score (:func:`kansci.edge_scores`) and ``s_max`` the largest in its layer.
     Symbolic edges are red and labelled with their function name.
 
+    In a row with multiplication nodes (KAN 2.0, :mod:`kansci.core.mult`) the
+    incoming edges end at the subnodes, a row of small dots just below the
+    nodes; each multiplication node is a circle with a "×" joined by short
+    lines to its factor subnodes, each sum node is joined to its one subnode.
+
     Every curve is a :class:`~matplotlib.lines.Line2D` with gid
-    ``"edge:{l}:{i}:{o}"``; its box, edge line and symbolic label carry gids
-    ``"box:..."``, ``"link:..."`` and ``"label:..."``.
+    ``"edge:{l}:{i}:{o}"`` (``o`` is the output of layer ``l``: the node of row
+    ``l + 1`` or, where it has multiplication nodes, the subnode); its box,
+    edge line and symbolic label carry gids ``"box:..."``, ``"link:..."`` and
+    ``"label:..."``. Sum nodes of row ``r`` are one Line2D ``"nodes:{r}"``;
+    multiplication node ``m`` is a Line2D ``"mult:{r}:{m}"`` (its circle) and
+    a text ``"times:{r}:{m}"``; subnodes are ``"subnodes:{r}"`` and their
+    joins ``"join:{r}:{s}"``.
 
     Parameters
     ----------
@@ -110,10 +123,13 @@ def plot(
     with torch.no_grad():
         curves = _edge_curves(model, x, samples)
         alphas = _alphas(edge_scores(model, x), beta)
-    fig, ax = _canvas(model.width, scale, ax)
+    rows = _rows(model)
+    fig, ax = _canvas(rows, scale, ax)
     for depth, layer in enumerate(model.layers):
-        _draw_layer(ax, depth, layer, curves[depth], alphas[depth], show_masked)
-    _draw_nodes(ax, model.width, in_names, out_names)
+        _draw_layer(ax, depth, layer, rows[depth].nodes, rows[depth + 1], curves[depth], alphas[depth], show_masked)
+    for row in rows:
+        _draw_row(ax, row)
+    _draw_names(ax, rows, in_names, out_names)
     return fig
 
 
@@ -240,19 +256,53 @@ def _numpy(t: Tensor) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- layout
+@dataclass(frozen=True)
+class _Row:
+    """Where one row of nodes and its subnodes are drawn.
+
+    ``subnodes`` (x positions at height ``sub_y``) are where the incoming edges
+    end and ``owners[s]`` is the node subnode ``s`` feeds; in a row without
+    multiplication nodes they are the nodes themselves (``sub_y == y``).
+    """
+
+    y: int
+    nodes: np.ndarray
+    subnodes: np.ndarray
+    sub_y: float
+    owners: list[int]
+    n_sum: int
+
+    @property
+    def has_mult(self) -> bool:
+        return len(self.nodes) > self.n_sum
+
+
 def _node_x(n: int) -> np.ndarray:
     """Horizontal positions of a row of n nodes, one apart and centred on 0."""
     return np.arange(n, dtype=float) - (n - 1) / 2
 
 
-def _box_layout(n_in: int, n_out: int) -> tuple[float, float]:
+def _rows(model: KAN) -> list[_Row]:
+    """Positions of every row of nodes: subnodes one apart, each node centred over its subnodes."""
+    config = model.config
+    rows = []
+    for y, n in enumerate(model.width):
+        owners = list(range(n)) if y == 0 else model.owners(y - 1)
+        subnodes = _node_x(len(owners))
+        nodes = np.bincount(owners, weights=subnodes, minlength=n) / np.bincount(owners, minlength=n)
+        sub_y = y - SUBNODE_DROP if config.n_mult(y) else float(y)
+        rows.append(_Row(y, nodes, subnodes, sub_y, owners, config.n_sum(y)))
+    return rows
+
+
+def _box_layout(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Where along its edges a layer's boxes sit, and their width.
 
-    All boxes of a layer sit at the same fraction ``t`` of their edges, chosen
-    (closest to the middle among equals) so that the box centres are spread
-    most; the width stays below the least spacing so boxes never overlap.
+    ``a`` and ``b`` are the x positions the edges start and end at. All boxes
+    of a layer sit at the same fraction ``t`` of their edges, chosen (closest
+    to the middle among equals) so that the box centres are spread most; the
+    width stays below the least spacing so boxes never overlap.
     """
-    a, b = _node_x(n_in), _node_x(n_out)
     best_t, best_gap = 0.5, -1.0
     for t in sorted(BOX_FRACTIONS, key=lambda f: abs(f - 0.5)):
         centres = np.sort(((1 - t) * a[:, None] + t * b[None, :]).ravel())
@@ -262,11 +312,11 @@ def _box_layout(n_in: int, n_out: int) -> tuple[float, float]:
     return best_t, min(BOX_WIDTH, 0.85 * best_gap)
 
 
-def _canvas(width: Sequence[int], scale: float, ax: Axes | None) -> tuple[Figure, Axes]:
+def _canvas(rows: Sequence[_Row], scale: float, ax: Axes | None) -> tuple[Figure, Axes]:
     """Axes spanning the diagram in data units, axis off; a new figure sized to it if none given."""
-    half = (max(width) - 1) / 2 + MARGIN_X
+    half = max(float(np.abs(row.subnodes).max()) for row in rows) + MARGIN_X
     xlim = (-half, half)
-    ylim = (-MARGIN_Y, len(width) - 1 + MARGIN_Y)
+    ylim = (-MARGIN_Y, len(rows) - 1 + MARGIN_Y)
     if ax is None:
         size = (2 * half * INCHES_PER_UNIT * scale, (ylim[1] - ylim[0]) * INCHES_PER_UNIT * scale)
         ax = Figure(figsize=size).add_axes((0.0, 0.0, 1.0, 1.0))
@@ -290,13 +340,16 @@ def _draw_layer(
     ax: Axes,
     depth: int,
     layer: KANLayer,
+    starts: np.ndarray,
+    target: _Row,
     curves: tuple[np.ndarray, np.ndarray],
     alpha: np.ndarray,
     show_masked: bool,
 ) -> None:
-    """Edge lines, boxes, curves and symbolic labels of one layer."""
-    a, b = _node_x(layer.in_features), _node_x(layer.out_features)
-    t, box_width = _box_layout(layer.in_features, layer.out_features)
+    """Edge lines, boxes, curves and symbolic labels of one layer, from nodes at ``starts`` to ``target``'s subnodes."""
+    a, b = starts, target.subnodes
+    rise = target.sub_y - depth
+    t, box_width = _box_layout(a, b)
     mask = _numpy(layer.mask)
     symbolic = {(i, o): name for (i, o), name in zip(layer.symbolic.edges.tolist(), layer.symbolic.names)}
     inputs, values = curves
@@ -310,11 +363,11 @@ def _draw_layer(
             gid = f"{depth}:{i}:{o}"
             ax.add_line(
                 Line2D(
-                    [a[i], b[o]], [depth, depth + 1], color=colour, alpha=alpha[i, o], linewidth=0.8,
+                    [a[i], b[o]], [depth, target.sub_y], color=colour, alpha=alpha[i, o], linewidth=0.8,
                     linestyle="-" if active else ":", zorder=1, gid=f"link:{gid}",
                 )
             )  # fmt: skip
-            centre = ((1 - t) * a[i] + t * b[o], depth + t)
+            centre = ((1 - t) * a[i] + t * b[o], depth + t * rise)
             _draw_curve(ax, centre, box_width, inputs[:, i], values[:, i, o], colour, alpha[i, o], gid)
             if name is not None:
                 ax.text(
@@ -347,18 +400,49 @@ def _draw_curve(
     ax.add_line(Line2D(xs, ys, color=colour, alpha=alpha, linewidth=1.2, zorder=3, gid=f"edge:{gid}"))
 
 
-def _draw_nodes(ax: Axes, width: Sequence[int], in_names: list[str], out_names: list[str]) -> None:
-    """One row of circles per layer of nodes; names under the inputs and over the outputs."""
-    top = len(width) - 1
-    for row, n in enumerate(width):
-        xs = _node_x(n)
+def _draw_row(ax: Axes, row: _Row) -> None:
+    """A row of nodes: filled circles for sum nodes, "×" circles for multiplication nodes joined to their subnodes."""
+    if row.n_sum:
         ax.add_line(
             Line2D(
-                xs, np.full(n, float(row)), linestyle="none", marker="o", markersize=6, color=NUMERIC_COLOUR,
-                zorder=5, gid=f"nodes:{row}",
+                row.nodes[: row.n_sum], np.full(row.n_sum, float(row.y)), linestyle="none", marker="o", markersize=6,
+                color=NUMERIC_COLOUR, zorder=5, gid=f"nodes:{row.y}",
             )
         )  # fmt: skip
+    if not row.has_mult:
+        return
+    for m, x in enumerate(row.nodes[row.n_sum :]):
+        ax.add_line(
+            Line2D(
+                [x], [row.y], linestyle="none", marker="o", markersize=MULT_MARKER_SIZE, markerfacecolor="white",
+                markeredgecolor=NUMERIC_COLOUR, markeredgewidth=1.0, zorder=5, gid=f"mult:{row.y}:{m}",
+            )
+        )  # fmt: skip
+        ax.text(x, row.y, "×", ha="center", va="center", fontsize=9, zorder=6, gid=f"times:{row.y}:{m}")
+    _draw_subnodes(ax, row)
+
+
+def _draw_subnodes(ax: Axes, row: _Row) -> None:
+    """Small dots where a row's incoming edges end, each joined by a short line to the node it feeds."""
+    for s, (x, owner) in enumerate(zip(row.subnodes, row.owners)):
+        ax.add_line(
+            Line2D(
+                [x, row.nodes[owner]], [row.sub_y, row.y], color=NUMERIC_COLOUR, linewidth=0.8, zorder=4,
+                gid=f"join:{row.y}:{s}",
+            )
+        )  # fmt: skip
+    ax.add_line(
+        Line2D(
+            row.subnodes, np.full(len(row.subnodes), row.sub_y), linestyle="none", marker="o", markersize=3,
+            color=NUMERIC_COLOUR, zorder=5, gid=f"subnodes:{row.y}",
+        )
+    )  # fmt: skip
+
+
+def _draw_names(ax: Axes, rows: Sequence[_Row], in_names: list[str], out_names: list[str]) -> None:
+    """Names under the inputs and over the outputs."""
+    top = rows[-1]
     for j, name in enumerate(in_names):
-        ax.text(_node_x(width[0])[j], -0.12, name, ha="center", va="top", fontsize=10, gid=f"in:{j}")
+        ax.text(rows[0].nodes[j], -0.12, name, ha="center", va="top", fontsize=10, gid=f"in:{j}")
     for j, name in enumerate(out_names):
-        ax.text(_node_x(width[-1])[j], top + 0.12, name, ha="center", va="bottom", fontsize=10, gid=f"out:{j}")
+        ax.text(top.nodes[j], top.y + 0.12, name, ha="center", va="bottom", fontsize=10, gid=f"out:{j}")

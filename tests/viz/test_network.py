@@ -83,7 +83,7 @@ def test_faint_edges_keep_the_minimum_alpha():
     assert {c.get_alpha() for c in curves.values()} == {0.05}
 
 
-@pytest.mark.parametrize("width", [[2, 5, 1], [3, 4, 2], [1, 1], [2, 3, 3, 1]])
+@pytest.mark.parametrize("width", [[2, 5, 1], [3, 4, 2], [1, 1], [2, 3, 3, 1], [2, [1, 1], 1], [3, [2, 2], [1, 1]]])
 def test_curves_lie_in_their_boxes_and_boxes_do_not_overlap(width):
     fig = plot(KAN(width, seed=0), _inputs(n_var=width[0]), samples=50)
     boxes = _by_gid(fig, Rectangle, "box:")
@@ -97,6 +97,40 @@ def test_curves_lie_in_their_boxes_and_boxes_do_not_overlap(width):
     for n, (x0, y0, w0, h0) in enumerate(rects):
         for x1, y1, w1, h1 in rects[n + 1 :]:
             assert x0 + w0 <= x1 or x1 + w1 <= x0 or y0 + h0 <= y1 or y1 + h1 <= y0
+
+
+def test_multiplication_nodes_are_drawn_as_times_joined_to_their_subnodes():
+    model = KAN([2, [1, 1], 1], seed=0)  # hidden row: sum node 0, product node 1 of subnodes 1 and 2
+    model.layers[0].mask[1, 0] = 0.0
+    fig = plot(model, _inputs())
+    active = sum(int((layer.mask != 0).sum()) for layer in model.layers)
+    assert active == 2 * 3 - 1 + 2 * 1
+    assert len(_curves(fig)) == active
+    assert "edge:0:0:2" in _curves(fig) and "edge:0:1:0" not in _curves(fig)  # layer 0 ends at its 3 subnodes
+    assert set(_by_gid(fig, Line2D, "mult:")) == {"mult:1:0"}
+    times = _by_gid(fig, Text, "times:")
+    assert set(times) == {"times:1:0"} and times["times:1:0"].get_text() == "×"
+    # the × sits on its node, centred over its two factor subnodes, each joined to it
+    (mx,), (my,) = _by_gid(fig, Line2D, "mult:")["mult:1:0"].get_data()
+    subnodes = _by_gid(fig, Line2D, "subnodes:")["subnodes:1"].get_xdata()
+    assert times["times:1:0"].get_position() == (mx, my) and my == 1
+    assert mx == pytest.approx((subnodes[1] + subnodes[2]) / 2)
+    joins = _by_gid(fig, Line2D, "join:")
+    assert set(joins) == {"join:1:0", "join:1:1", "join:1:2"}
+    for s in (1, 2):
+        assert joins[f"join:1:{s}"].get_xdata()[-1] == mx and joins[f"join:1:{s}"].get_ydata()[-1] == my
+    # edges of layer 1 start at the nodes (the sum node and the product), not at the subnodes
+    starts = sorted(_by_gid(fig, Line2D, "link:1:")[f"link:1:{i}:0"].get_xdata()[0] for i in range(2))
+    assert starts == pytest.approx(sorted([subnodes[0], mx]))
+    assert list(_by_gid(fig, Line2D, "nodes:1")["nodes:1"].get_xdata()) == [subnodes[0]]
+
+
+def test_plain_kan_has_no_multiplication_artists():
+    fig = plot(KAN([2, 5, 1], seed=0), _inputs())
+    for prefix in ("mult:", "join:", "subnodes:"):
+        assert not _by_gid(fig, Line2D, prefix)
+    assert not _by_gid(fig, Text, "times:")
+    assert set(_by_gid(fig, Line2D, "nodes:")) == {"nodes:0", "nodes:1", "nodes:2"}
 
 
 def test_names_and_pruned_input_ids():
