@@ -1,9 +1,11 @@
-"""Reading a trained KAN: candidate functions, per-edge fits, snapping and formulas."""
+"""Reading a trained KAN: candidate functions, per-edge fits, snapping and formulas; compiling formulas into KANs."""
 
+from kansci.symbolic.compile import compile_formula
 from kansci.symbolic.fit import R2_FLOOR, R2_TOLERANCE, AffineFit, fit_affine, rank, suggest
 from kansci.symbolic.formula import evaluate, formula, latex, snap_constants, symbols, tidy
 from kansci.symbolic.library import LIBRARY, SymbolicFunction, get, register, unregister
 from kansci.symbolic.snap import EdgeChoice, auto_symbolic, edge_data, fix_symbolic, unfix
+from kansci.symbolic.splines import fit_splines_, to_numeric
 
 __all__ = [
     "LIBRARY",
@@ -13,9 +15,11 @@ __all__ = [
     "EdgeChoice",
     "SymbolicFunction",
     "auto_symbolic",
+    "compile_formula",
     "edge_data",
     "evaluate",
     "fit_affine",
+    "fit_splines_",
     "fix_symbolic",
     "formula",
     "get",
@@ -26,6 +30,7 @@ __all__ = [
     "suggest",
     "symbols",
     "tidy",
+    "to_numeric",
     "unfix",
     "unregister",
 ]
