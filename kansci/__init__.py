@@ -34,6 +34,7 @@ __all__ = [
     "node_scores",
     "prune",
     "rmse",
+    "discover",
     "save",
 ]
 
@@ -43,4 +44,8 @@ def __getattr__(name: str):
         from kansci.estimator import KANRegressor
 
         return KANRegressor
+    if name == "discover":  # the formula pipeline pulls in sympy and the symbolic library, imported when asked for
+        from kansci.symbolic.discover import discover
+
+        return discover
     raise AttributeError(f"module 'kansci' has no attribute {name!r}")

@@ -140,19 +140,37 @@ def _snap_structure(expr: sympy.Expr, precision: int) -> sympy.Expr:
 
 
 def _normalize_powers(expr: sympy.Expr) -> sympy.Expr:
-    """``(c*u + c*v)**p -> c**p * (u + v)**p`` for fractional p, c the magnitude of the base's largest coefficient."""
+    """``(c*u + c*v)**p -> c**p * (u + v)**p`` for fractional p and ``log(c*u + c*v) -> log(c) + log(u + v)``.
+
+    c is the magnitude of the largest coefficient of the sum, so constants
+    outside can combine with others before they are rounded.
+    """
 
     def normalized(power: sympy.Pow) -> sympy.Expr:
         base, exponent = power.args
         if exponent.is_Integer or not base.is_Add or not exponent.is_number:
             return power
-        coefficients = [term.as_coeff_Mul()[0] for term in base.args]
-        c = abs(max(coefficients, key=lambda v: abs(float(v))))  # positive: the power's branch is kept
+        c = _largest_coefficient(base)  # positive: the power's branch is kept
         if c == 0 or c == 1:
             return power
         return c**exponent * sympy.expand(base / c) ** exponent
 
-    return expr.replace(lambda e: e.is_Pow, normalized)
+    def split_log(log: sympy.Expr) -> sympy.Expr:
+        (base,) = log.args
+        if not base.is_Add:
+            return log
+        c = _largest_coefficient(base)
+        if c == 0 or c == 1:
+            return log
+        return sympy.log(c) + sympy.log(sympy.expand(base / c))
+
+    return expr.replace(lambda e: e.is_Pow, normalized).replace(lambda e: isinstance(e, sympy.log), split_log)
+
+
+def _largest_coefficient(base: sympy.Add) -> sympy.Expr:
+    """The magnitude of the numeric coefficient of largest magnitude among the terms of ``base``."""
+    coefficients = [term.as_coeff_Mul()[0] for term in base.args]
+    return abs(max(coefficients, key=lambda v: abs(float(v))))
 
 
 def snap_constants(expr: sympy.Expr, precision: int = 4) -> sympy.Expr:
