@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from kansci.core.model import KAN
 
-__all__ = ["has_closed_form_jacobian", "output_jacobian"]
+__all__ = ["add_bias_blocks", "has_closed_form_jacobian", "output_jacobian"]
 
 
 def has_closed_form_jacobian(model: torch.nn.Module) -> bool:
@@ -64,12 +64,14 @@ def output_jacobian(model: KAN, x: Tensor) -> tuple[Tensor, dict[Tensor, Tensor]
     silus = [F.silu(a.detach()) for a in inputs]
     coef_blocks: list[list[Tensor]] = [[] for _ in model.layers]
     base_blocks: list[list[Tensor]] = [[] for _ in model.layers]
+    bias_blocks: list[list[Tensor]] = [[] for _ in model.layers]
     for c in range(n_out):
         grad = torch.zeros_like(h)
         grad[:, c] = 1.0
         for index in range(len(model.layers) - 1, -1, -1):
             layer = model.layers[index]
-            if products[index] is not None:  # from the nodes' cotangent to the subnodes'
+            if products[index] is not None:  # a product's bias, then from the nodes' cotangent to the subnodes'
+                bias_blocks[index].append(grad[:, model.config.n_sum(index + 1) :])
                 subnodes, nodes = products[index]
                 (grad,) = torch.autograd.grad(nodes, subnodes, grad, retain_graph=True)
             weight = grad[:, None, :] * layer.mask  # (batch, in, out): d out_c / d (edge i -> o) per sample
@@ -81,4 +83,14 @@ def output_jacobian(model: KAN, x: Tensor) -> tuple[Tensor, dict[Tensor, Tensor]
     for layer, by_coef, by_base in zip(model.layers, coef_blocks, base_blocks):
         blocks[layer.coef] = torch.stack(by_coef, dim=1).detach()
         blocks[layer.scale_base] = torch.stack(by_base, dim=1).detach()
+    add_bias_blocks(model, bias_blocks, blocks, h)
     return h, blocks
+
+
+def add_bias_blocks(model: KAN, by_layer: list[list[Tensor]], blocks: dict[Tensor, Tensor], like: Tensor) -> None:
+    """Blocks of every ``node_bias`` parameter from the per-layer lists of per-component cotangents (in place)."""
+    if model.config.mult is None:
+        return
+    for index, bias in enumerate(model.node_bias):
+        stacked = torch.stack(by_layer[index], dim=1) if by_layer[index] else None
+        blocks[bias] = stacked.detach() if stacked is not None else like.new_zeros(like.shape[0], 0, 0)

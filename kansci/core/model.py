@@ -252,8 +252,21 @@ class KAN(nn.Module):
             )
             for n_in, n_out in zip(config.width[:-1], map(config.subnodes, range(1, len(config.width))))
         )
+        self._add_node_bias()
         if device is not None:
             self.to(device)
+
+    def _add_node_bias(self) -> None:
+        """``node_bias``: per layer, a trainable bias of each multiplication node (zeros); only with such nodes."""
+        if self.config.mult is None:
+            return
+        dtype = getattr(torch, self.config.dtype)
+        sizes = [self.config.n_mult(index + 1) for index in range(len(self.config.width) - 1)]
+        self.node_bias = nn.ParameterList(nn.Parameter(torch.zeros(n, dtype=dtype)) for n in sizes)
+
+    def bias(self, index: int) -> Tensor | None:
+        """The bias of the multiplication nodes that layer ``index`` feeds (None without any)."""
+        return self.node_bias[index] if self.config.n_mult(index + 1) else None
 
     @classmethod
     def from_config(cls, config: KANConfig, device: torch.device | str | None = None) -> KAN:
@@ -319,7 +332,7 @@ class KAN(nn.Module):
 
     def nodes(self, index: int, y: Tensor) -> Tensor:
         """Node values from the outputs (subnodes) of layer ``index``: products at multiplication nodes."""
-        return multiply(y, self.config.n_sum(index + 1), self.config.mult_arity)
+        return multiply(y, self.config.n_sum(index + 1), self.config.mult_arity, self.bias(index))
 
     def owners(self, index: int) -> list[int]:
         """For each output (subnode) of layer ``index``, the node of layer ``index + 1`` it feeds."""
@@ -389,6 +402,8 @@ class KAN(nn.Module):
         out = self._shell(config)
         grid = config.grid
         out.layers = nn.ModuleList(layer.refined(grid, xi) for layer, xi in zip(self.layers, inputs[:-1]))
+        if self.config.mult is not None:
+            out.node_bias = nn.ParameterList(nn.Parameter(b.detach().clone()) for b in self.node_bias)
         return out
 
     def _shell(self, config: KANConfig) -> KAN:

@@ -6,7 +6,9 @@ nodes. The KAN layer feeding it computes ``n_sum + arity * n_mult``
 its subnode, and multiplication node ``m`` is the product of subnodes
 ``n_sum + arity * m + t`` for ``t = 0 .. arity - 1``. The product is one
 elementwise step after the layer's matmul, so every fast path of the layer
-stays as it is.
+stays as it is. Each multiplication node adds a trainable bias to its product
+(``KAN.node_bias``): a sum node's constant lives in its edges, but a product's
+factors cannot make ``a * sin(t) + 1``.
 """
 
 from __future__ import annotations
@@ -17,15 +19,20 @@ from torch import Tensor
 __all__ = ["multiply", "multiply_jet", "owners"]
 
 
-def multiply(y: Tensor, n_sum: int, arity: int) -> Tensor:
-    """Node values from subnode values ``y`` (..., n_sum + arity * n_mult) -> (..., n_sum + n_mult)."""
+def multiply(y: Tensor, n_sum: int, arity: int, bias: Tensor | None = None) -> Tensor:
+    """Node values from subnode values ``y`` (..., n_sum + arity * n_mult) -> (..., n_sum + n_mult).
+
+    ``bias`` (n_mult,) is added to the products.
+    """
     if y.shape[-1] == n_sum:
         return y
     products = y[..., n_sum:].unflatten(-1, (-1, arity)).prod(-1)
-    return torch.cat([y[..., :n_sum], products], dim=-1)
+    return torch.cat([y[..., :n_sum], products if bias is None else products + bias], dim=-1)
 
 
-def multiply_jet(value: Tensor, grad: Tensor, second: Tensor, n_sum: int, arity: int) -> tuple[Tensor, Tensor, Tensor]:
+def multiply_jet(
+    value: Tensor, grad: Tensor, second: Tensor, n_sum: int, arity: int, bias: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Node jets from subnode jets by the product rule.
 
     ``value`` has shape (batch, n_sub); ``grad`` and ``second`` (first and pure
@@ -45,7 +52,7 @@ def multiply_jet(value: Tensor, grad: Tensor, second: Tensor, n_sum: int, arity:
         a, b = v.unsqueeze(1), v2.unsqueeze(1)
         v, g, h = v * v2, g * b + a * g2, h * b + 2 * g * g2 + a * h2
     cat = lambda head, tail: torch.cat([head[..., :n_sum], tail], dim=-1)  # noqa: E731
-    return cat(value, v), cat(grad, g), cat(second, h)
+    return cat(value, v if bias is None else v + bias), cat(grad, g), cat(second, h)
 
 
 def owners(n_sum: int, n_mult: int, arity: int) -> list[int]:

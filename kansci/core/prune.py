@@ -130,6 +130,11 @@ def prune(
     )
     out = model._shell(config)
     out.layers = nn.ModuleList(layer.subset(keep[i], subnodes[i + 1]) for i, layer in enumerate(model.layers))
+    if config.mult is not None:  # the biases of the kept multiplication nodes
+        n_sum = [model.config.n_sum(i + 1) for i in range(model.depth)]
+        out.node_bias = nn.ParameterList(
+            nn.Parameter(b[ids[ids >= s] - s].detach().clone()) for b, ids, s in zip(model.node_bias, keep[1:], n_sum)
+        )
     _absorb_removed(model, out, keep, subnodes, x)
     if edge_threshold is not None:
         for layer, e in zip(out.layers, edge_scores(out, x[:, keep[0]])):

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from kansci.core.basis import local_bases, scatter_dense
 from kansci.core.fused import silu_derivatives
-from kansci.core.jacobian import has_closed_form_jacobian
+from kansci.core.jacobian import add_bias_blocks, has_closed_form_jacobian
 from kansci.core.layer import KANLayer
 from kansci.core.model import KAN
 from kansci.pde.taylor import layer_jet, node_jet
@@ -111,10 +111,12 @@ def jet_jacobian(model: KAN, x: Tensor, head: JetHead) -> tuple[Tensor, dict[Ten
         if residuals.ndim != 2 or residuals.shape[0] != x.shape[0]:
             raise ValueError(f"head must return shape (batch, c) with batch = {x.shape[0]}, got {residuals.shape}")
         by_layer: list[tuple[list[Tensor], list[Tensor]]] = [([], []) for _ in model.layers]
+        by_bias: list[list[Tensor]] = [[] for _ in model.layers]
         for c in range(residuals.shape[1]):
             cot = _grads(residuals[:, c].sum(), final, retain=True)
             for index in range(len(model.layers) - 1, -1, -1):
-                if products[index] is not None:  # from the nodes' cotangents to the subnodes'
+                if products[index] is not None:  # a product's bias (on the value), then to the subnodes' cotangents
+                    by_bias[index].append(cot[0][:, model.config.n_sum(index + 1) :])
                     subnodes, nodes = products[index]
                     cot = _grads(nodes, subnodes, retain=True, seeds=cot)
                 coef_block, base_block = _layer_blocks(model.layers[index], inputs[index][0].detach(),
@@ -127,6 +129,7 @@ def jet_jacobian(model: KAN, x: Tensor, head: JetHead) -> tuple[Tensor, dict[Ten
     for layer, (by_coef, by_base) in zip(model.layers, by_layer):
         blocks[layer.coef] = torch.stack(by_coef, 1).detach()
         blocks[layer.scale_base] = torch.stack(by_base, 1).detach()
+    add_bias_blocks(model, by_bias, blocks, residuals)
     return residuals.detach(), blocks
 
 

@@ -120,4 +120,5 @@ def jet(model: KAN, x: Tensor) -> Jet:
 
 def node_jet(model: KAN, index: int, value: Tensor, grad: Tensor, second: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """The jet of layer ``index``'s nodes from the jet of its outputs (the product rule at multiplication nodes)."""
-    return multiply_jet(value, grad, second, model.config.n_sum(index + 1), model.config.mult_arity)
+    config = model.config
+    return multiply_jet(value, grad, second, config.n_sum(index + 1), config.mult_arity, model.bias(index))

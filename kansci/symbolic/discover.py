@@ -23,19 +23,22 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import sympy
 import torch
 from torch import Tensor
 
+from kansci.core.io import write_atomic
 from kansci.core.model import KAN
 from kansci.core.train import fit
 from kansci.datasets.base import Dataset
-from kansci.symbolic.edge_engine import engine_edge
+from kansci.symbolic.edge_engine import engine_edge, engine_functions, register_expression
 from kansci.symbolic.formula import evaluate, formula
 from kansci.symbolic.snap import auto_symbolic, fix_symbolic, unfix
 
@@ -88,14 +91,16 @@ def candidate_shapes(n: int) -> list[Shape]:
 
     Additive ``f(x) + g(y)``; a product of additive factors (all ``n``
     factors at once too, for n > 2); a function of a sum; a function of a
-    product; a product of two functions of sums; then two and three hidden
-    sum nodes, and mixed sum and product nodes.
+    product; a product of two functions of sums; two hidden sum nodes; a sum
+    and a product (``f(x*y) + g(x)``), then times a third function
+    (``(x + y) / (1 + x*y)``); three hidden sum nodes; two sums and a product.
     """
     if n < 1:
         raise ValueError(f"a formula needs at least one input, got {n}")
     product = [Shape((n, (0, 1)))] + ([Shape((n, (0, 1)), n)] if n > 2 else [])
     shapes = [Shape((n, 1)), *product, Shape((n, 1, 1)), Shape((n, (0, 1), 1)), Shape((n, 2, (0, 1)))]
-    shapes += [Shape((n, 2, 1)), Shape((n, (1, 1), 1)), Shape((n, 3, 1)), Shape((n, (2, 1), 1))]
+    shapes += [Shape((n, 2, 1)), Shape((n, (1, 1), 1)), Shape((n, (1, 1), (0, 1)))]
+    shapes += [Shape((n, 3, 1)), Shape((n, (2, 1), 1))]
     return shapes if n > 1 else [Shape((1, 1)), Shape((1, 1, 1)), Shape((1, 2, 1))]
 
 
@@ -188,6 +193,7 @@ def discover(
     lib=None,
     engine="auto",
     engine_budget=None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> Discovery:
     """Find a formula for the data's single output.
 
@@ -225,6 +231,10 @@ def discover(
         a search over one variable, not over the data. ``"auto"`` (default)
         uses pyoperon when it is installed (``pip install kansci[sr]``), else
         no engine; None never uses one.
+    checkpoint : path, optional
+        A folder where every shape's outcome is kept as it finishes: a call
+        interrupted and made again with the same folder (and settings) takes
+        the finished shapes from it.
     engine_budget : kansci.sr.Budget, optional
         The engine's budget per edge; default :data:`ENGINE_GENERATIONS` generations.
 
@@ -260,8 +270,8 @@ def discover(
                      lib, engine, engine_budget)  # fmt: skip
     trials: list[Trial] = []
     best: tuple[float, sympy.Expr, KAN] | None = None
-    for shape in list(shapes) if shapes is not None else candidate_shapes(data.n_inputs):
-        for trial, model in search.run(shape):
+    for index, shape in enumerate(list(shapes) if shapes is not None else candidate_shapes(data.n_inputs)):
+        for trial, model in _checkpointed(checkpoint, index, shape, search.run):
             trials.append(trial)
             log.info("shape %s: fit %.1e, formula %s (error %.1e) %s", shape, trial.fit_error, trial.expression,
                      trial.formula_error, trial.note)  # fmt: skip
@@ -277,6 +287,24 @@ def discover(
 
 
 # --- internals ----------------------------------------------------------------------
+
+
+def _checkpointed(folder, index: int, shape: Shape, run) -> list[tuple[Trial, KAN | None]]:
+    """``run(shape)``, kept in ``folder`` (if given) as ``shape-<index>.pt``, or read from there when kept."""
+    if folder is None:
+        return run(shape)
+    path = Path(folder) / f"shape-{index}.pt"
+    if path.exists():
+        kept = torch.load(path, weights_only=False)
+        if kept["shape"] == shape:
+            for expr in kept["functions"].values():  # the engine's edge functions, registered again
+                register_expression(expr)
+            return kept["results"]
+    results = run(shape)
+    functions = {k: v for _, model in results if model is not None for k, v in engine_functions(model).items()}
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    write_atomic({"shape": shape, "functions": functions, "results": results}, path)
+    return results
 
 
 def _engine(engine):

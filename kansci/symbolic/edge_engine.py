@@ -20,7 +20,7 @@ from kansci.core.model import KAN
 from kansci.symbolic.library import get, register
 from kansci.symbolic.snap import edge_data, fix_symbolic
 
-__all__ = ["engine_edge", "torch_function"]
+__all__ = ["engine_edge", "engine_functions", "register_expression", "torch_function"]
 
 _TORCH = {
     "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt,
@@ -78,9 +78,25 @@ def engine_edge(
     if not bool(torch.isfinite(values).all()):
         return None
     r2 = 1.0 - float(((values - ye) ** 2).sum() / ((ye - ye.mean()) ** 2).sum().clamp_min(1e-300))
+    fix_symbolic(model, layer, i, o, register_expression(expr.subs(u, t)), params=(1.0, 0.0, 1.0, 0.0))
+    return expr.subs(u, t), r2
+
+
+def register_expression(expr: sympy.Expr) -> str:
+    """Register ``expr``, a formula in the symbol ``x``, as a library function; returns its name.
+
+    Names start with ``edge_``; registering a formula twice registers it once.
+    """
+    t = sympy.Symbol("x")
     name = "edge_" + hashlib.sha1(sympy.srepr(expr).encode()).hexdigest()[:10]
     if name not in get():
-        register(name, fn, lambda arg, e=expr: e.subs(u, arg), int(sympy.count_ops(expr)) + 1,
-                 safe=lambda v, f=fn: torch.nan_to_num(f(v), nan=0.0, posinf=1e12, neginf=-1e12))  # fmt: skip
-    fix_symbolic(model, layer, i, o, name, params=(1.0, 0.0, 1.0, 0.0))
-    return expr.subs(u, t), r2
+        fn = torch_function(expr, t)
+        safe = lambda v: torch.nan_to_num(fn(v), nan=0.0, posinf=1e12, neginf=-1e12)  # noqa: E731
+        register(name, fn, lambda arg: expr.subs(t, arg), int(sympy.count_ops(expr)) + 1, safe=safe)
+    return name
+
+
+def engine_functions(model: KAN) -> dict[str, sympy.Expr]:
+    """The formulas (in ``x``) of the registered engine functions the model's edges use, by name."""
+    names = {n for layer in model.layers for n in layer.symbolic.names if n.startswith("edge_")}
+    return {n: get(n)[n].sym(sympy.Symbol("x")) for n in sorted(names)}

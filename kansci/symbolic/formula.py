@@ -98,6 +98,9 @@ def formula(
         nodes = [sympy.Integer(1)] * model.width[index + 1]
         for o, owner in enumerate(model.owners(index)):  # a sum node is its subnode; a product node multiplies
             nodes[owner] = nodes[owner] * outs[o]
+        bias = model.bias(index)
+        for m, value in enumerate([] if bias is None else bias.tolist()):  # plus its bias
+            nodes[model.config.n_sum(index + 1) + m] += sympy.Float(value, 17)
     if not simplify:
         return nodes
     return [tidy(e, precision) for e in nodes]

@@ -101,3 +101,18 @@ def test_the_engine_fixes_an_edge_no_library_function_fits(one_thread):
     expr = kansci.symbolic.formula(model, ["x"], precision=None)[0]
     values = kansci.symbolic.evaluate(expr, [sympy.Symbol("x", real=True)], x)
     assert abs(values - model(x)[:, 0].detach().numpy()).max() < 1e-9
+
+
+def test_a_call_made_again_takes_finished_shapes_from_its_checkpoint(tmp_path, monkeypatch, one_thread):
+    data = _data(lambda x: x[:, :1] / (1 + x[:, 1:] ** 2 / 4))
+    shapes = [Shape((2, 1)), Shape((2, (0, 1)))]
+    first = discover(data, ["x", "y"], shapes=shapes, seeds=(0,), grids=(5,), engine=None, checkpoint=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shape-0.pt", "shape-1.pt"]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a kept shape was fitted again")
+
+    monkeypatch.setattr(sys.modules["kansci.symbolic.discover"], "_fitted", no_training)
+    again = discover(data, ["x", "y"], shapes=shapes, seeds=(0,), grids=(5,), engine=None, checkpoint=tmp_path)
+    assert str(again.expression) == str(first.expression)
+    assert [t.fit_error for t in again.trials] == [t.fit_error for t in first.trials]
