@@ -70,7 +70,7 @@ def configs(quick: bool, seed: int, equations: Sequence[str] | None, engine: str
     # a safety cap that a normal run never reaches (quick: 20 generations took 3-18 s on 2 cores)
     search = {"engine_generations": 20 if quick else 50, "edge_generations": 20, "engine_seconds_cap": 600.0}
     settings = (
-        {"n_train": 300, "steps": 20, "seeds": [0], "grids": [5, 10], **search}
+        {"n_train": 200, "steps": 20, "seeds": [0], "grids": [5, 10], **search}
         if quick
         else {
             "n_train": 1000,

@@ -365,9 +365,10 @@ class _Search:
         if not relative <= self.fit_tolerance:
             note = f"spline fit {relative:.1e} > {self.fit_tolerance:.0e}"
             return [(Trial(shape, relative, seed, seconds=time.perf_counter() - started, note=note), None)]
-        best: tuple[float, sympy.Expr | None, KAN | None, str] = (float("inf"), None, None, "")
+        best: tuple[float, sympy.Expr | None, KAN | None, str] | None = None
         for options in SNAP_ATTEMPTS:
-            best = min(best, self.read(self.snapped(model, options)), key=_rank)
+            outcome = self.read(self.snapped(model, options))
+            best = outcome if best is None else min(best, outcome, key=_rank)
             if best[0] <= self.tolerance:
                 break
         out = [(Trial(shape, relative, seed, best[1], best[0], time.perf_counter() - started, best[3]), best[2])]
