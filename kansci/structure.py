@@ -40,6 +40,7 @@ __all__ = [
     "multiplicative_separability",
     "plot_tree",
     "structure_tree",
+    "suggested_shape",
     "symmetry",
 ]
 
@@ -473,6 +474,41 @@ def structure_tree(f: Function, x: Tensor | np.ndarray, tol: float = 1e-3) -> Tr
         raise ValueError(f"tol must be in (0, 1), got {tol}")
     x = _as_samples(x)
     return _split(f, x, list(range(x.shape[1])), tol)
+
+
+def _flat(tree: Tree) -> bool:
+    """A single variable, or a sum of single variables: what one layer of edges into one node computes."""
+    if tree.kind == "leaf":
+        return len(tree.variables) == 1
+    return tree.kind == "sum" and all(c.kind == "leaf" and len(c.variables) == 1 for c in tree.children)
+
+
+def suggested_shape(tree: Tree):
+    """The KAN shape a separability tree points to (a :class:`kansci.symbolic.Shape`), or None.
+
+    ``sum(x0, x1, ...)`` of single variables is ``[n, 1]``; a product of k
+    factors that are single variables or sums of them is ``[n, [0, 1]]`` with
+    arity k; a sum of single variables and one such product is
+    ``[n, [1, 1], 1]`` (the product's arity k). Other trees (a leaf of several
+    variables, nested mixtures) give None: search with
+    :func:`kansci.symbolic.candidate_shapes`. Put the suggestion first::
+
+        shapes = [suggested_shape(tree), *candidate_shapes(n)]
+        kansci.discover(data, shapes=[s for s in shapes if s is not None])
+    """
+    from kansci.symbolic.discover import Shape  # the symbolic package builds on this module's neighbours
+
+    n = len(tree.variables)
+    if tree.kind == "sum" and _flat(tree):
+        return Shape((n, 1))
+    if tree.kind == "product" and all(_flat(c) for c in tree.children):
+        return Shape((n, (0, 1)), len(tree.children))
+    if tree.kind == "sum":
+        products = [c for c in tree.children if c.kind == "product"]
+        singles = [c for c in tree.children if c.kind == "leaf" and len(c.variables) == 1]
+        if len(products) == 1 and len(singles) == len(tree.children) - 1 and all(map(_flat, products[0].children)):
+            return Shape((n, (1, 1), 1), len(products[0].children))
+    return None
 
 
 def plot_tree(tree: Tree, names: Sequence[str] | None = None) -> Figure:

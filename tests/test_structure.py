@@ -12,6 +12,7 @@ from kansci.structure import (
     multiplicative_separability,
     plot_tree,
     structure_tree,
+    suggested_shape,
     symmetry,
 )
 
@@ -180,3 +181,17 @@ def test_symmetry_and_tree_argument_errors():
         symmetry(additive_example, samples(2), 0, 2)
     with pytest.raises(ValueError, match="tol must be in"):
         structure_tree(additive_example, samples(2), tol=0.0)
+
+
+@pytest.mark.parametrize(
+    "f, expected",
+    [
+        (lambda x: torch.sin(x[:, 0]) + x[:, 1] ** 2 + x[:, 2], "[3,1]"),
+        (lambda x: (x[:, 0] + x[:, 1]) * torch.exp(x[:, 2]), "[3,[0,1]]"),
+        (lambda x: x[:, 0] * x[:, 1] * x[:, 2], "[3,[0,1]] (arity 3)"),
+        (lambda x: x[:, 0] * x[:, 1] + x[:, 2], "[3,[1,1],1]"),
+        (lambda x: torch.sin(x[:, 0] * x[:, 1] + x[:, 1]) + x[:, 2], "None"),
+    ],
+)
+def test_suggested_shape_follows_the_tree(f, expected):
+    assert str(suggested_shape(structure_tree(f, samples(3)))) == expected
