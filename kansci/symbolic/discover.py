@@ -67,6 +67,9 @@ MAX_OPERATIONS = 300
 ENGINE_BELOW_R2 = 0.9999
 """With an engine, edges whose library fit explains less of their variance than this go to the engine."""
 
+ENGINE_MAX_EDGES = 2
+"""The engine takes over at most this many edges of a shape; a shape with more poorly fitting edges is not it."""
+
 ENGINE_GENERATIONS = 20
 """The engine's default budget per edge, in generations (iterations), with a cap of 120 s a normal run never reaches."""
 
@@ -375,6 +378,8 @@ class _Search:
         if self.engine is not None and best[0] > self.tolerance:
             started = time.perf_counter()
             snapped, n_edges = self.with_engine(model)
+            if isinstance(snapped, str) and not n_edges:  # no edge for the engine to take: nothing new to report
+                return out
             err, expression, snapped, note = self.read(snapped)
             note = f"engine on {n_edges} edge(s)" + (f"; {note}" if note else "")
             trial = Trial(shape, relative, seed, expression, err, time.perf_counter() - started, note, n_edges)
@@ -395,16 +400,18 @@ class _Search:
         """Snapped by the library where a function fits an edge well, by the engine elsewhere; and on how many edges.
 
         Edges the library fits to R^2 below :data:`ENGINE_BELOW_R2` go to the engine (:func:`engine_edge`),
-        which keeps the library's choice if it does no better.
+        which keeps the library's choice if it does no better; none if there are more than
+        :data:`ENGINE_MAX_EDGES` of them.
         """
         snapped = copy.deepcopy(model)
         unfix(snapped)
         x = self.fitting.train_input
         choices = auto_symbolic(snapped, self.fitting, self.lib, progress=False)
+        poor = [c for c in choices if c.r2_threshold > 0.0 and not (c.fixed and c.fit.r2 >= ENGINE_BELOW_R2)]
+        if len(poor) > ENGINE_MAX_EDGES:
+            return f"{len(poor)} edges fit no library function well: not a shape for the engine", 0
         n_edges = 0
-        for c in choices:
-            if c.fixed and c.fit is not None and c.fit.r2 >= ENGINE_BELOW_R2 or c.r2_threshold == 0.0:
-                continue
+        for c in poor:
             library = c.fit
             unfix(snapped, c.layer, c.i, c.o)
             found = engine_edge(snapped, x, c.layer, c.i, c.o, self.engine, self.budget)
