@@ -55,8 +55,14 @@ GOOD_FIT = 0.1
 ABANDON = 0.1
 """A fit this far off (RMSE relative to the labels' spread) on the first grid is not refined: the wrong shape."""
 
-WARMUP_STEPS = 10
-"""LBFGS steps (with grid updates) before each shape's Levenberg-Marquardt fit."""
+WARMUPS = {"lbfgs": {"steps": 10, "opt": "lbfgs"}, "adam": {"steps": 100, "opt": "adam", "lr": 1e-2}}
+"""Starts of every fit before Levenberg-Marquardt (both with grid updates), tried in turn per seed.
+
+LM from a random start sent deep narrow shapes' hidden values off their grids (KAN [2,1,1] on
+sqrt(x^2 + y^2), seeds 0-3: relative RMSE 5.2, 0.72, 3e-4, 8e-4 by LM alone; 1.1e-4 to 1.3e-4 after 10
+LBFGS steps). On exp(sin(pi x) + y^2) every LBFGS start got stuck (0.4-0.5 for seeds 0-2) where 100 Adam
+steps led LM to 2e-3-5e-3 at G = 5; Adam is the worse start elsewhere (sqrt: 5e-3 against 1.3e-4).
+"""
 
 ROUGH = 100.0
 """A snapped model's raw formula is tidied and verified only within this factor of the tolerance."""
@@ -117,7 +123,7 @@ class Trial:
     fit_error : float
         Validation RMSE of the best seed's spline fit, relative to the labels' standard deviation.
     seed : int
-        The seed that fit best.
+        The seed of the best fit.
     expression : sympy.Expr or None
         The formula read after snapping (None when the fit was too poor to snap, or an edge stayed numeric).
     formula_error : float
@@ -127,6 +133,8 @@ class Trial:
         Why a shape stopped short, if it did.
     engine_edges : int
         Edges whose function the symbolic-regression engine found (0: library functions only).
+    warmup : str
+        The warm-up before Levenberg-Marquardt of the best fit (see :data:`WARMUPS`).
     """
 
     shape: Shape
@@ -137,6 +145,7 @@ class Trial:
     seconds: float = 0.0
     note: str = ""
     engine_edges: int = 0
+    warmup: str = "lbfgs"
 
 
 @dataclass
@@ -167,11 +176,11 @@ class Discovery:
 
     def table(self) -> str:
         """The trials as a markdown table."""
-        rows = ["| shape | seed | fit error | formula | formula error | s | note |", "|---|---|---|---|---|---|---|"]
+        rows = ["| shape | start | fit error | formula | formula error | s | note |", "|---|---|---|---|---|---|---|"]
         for t in self.trials:
             shown = "—" if t.expression is None else f"`{t.expression}`"
             rows.append(
-                f"| {t.shape} | {t.seed} | {t.fit_error:.1e} | {shown} | {t.formula_error:.1e} | "
+                f"| {t.shape} | {t.seed} ({t.warmup}) | {t.fit_error:.1e} | {shown} | {t.formula_error:.1e} | "
                 f"{t.seconds:.1f} | {t.note} |"
             )
         return "\n".join(rows)
@@ -209,7 +218,8 @@ def discover(
     shapes : sequence of Shape, optional
         Shapes to try in order; default :func:`candidate_shapes`.
     seeds : sequence of int
-        Initializations tried per shape; the one with the lowest validation error is kept.
+        Initializations tried per shape, each with every warm-up of :data:`WARMUPS`, in turn until
+        one fits well; the one with the lowest validation error is kept.
     grids : sequence of int
         Grid schedule of every fit (refined in turn, ``steps`` LM steps each).
     steps : int
@@ -359,22 +369,24 @@ class _Search:
         started = time.perf_counter()
         spread = float(self.fitting.train_label.std()) or 1.0
         fits = []
-        for seed in self.seeds:  # the seeds in turn, until one fits well (most of the time the first)
-            fits.append((_fitted(shape, seed, self.fitting, self.grids, self.steps, ABANDON * spread), seed))
+        for start in [(seed, warmup) for seed in self.seeds for warmup in WARMUPS]:  # until one fits well
+            fits.append((_fitted(shape, start, self.fitting, self.grids, self.steps, ABANDON * spread), start))
             if fits[-1][0][0] <= GOOD_FIT * self.fit_tolerance * spread:
                 break
-        (error, model), seed = min(fits, key=lambda f: f[0][0])
+        (error, model), (seed, warmup) = min(fits, key=lambda f: f[0][0])
         relative = error / spread
         if not relative <= self.fit_tolerance:
             note = f"spline fit {relative:.1e} > {self.fit_tolerance:.0e}"
-            return [(Trial(shape, relative, seed, seconds=time.perf_counter() - started, note=note), None)]
+            trial = Trial(shape, relative, seed, seconds=time.perf_counter() - started, note=note, warmup=warmup)
+            return [(trial, None)]
         best: tuple[float, sympy.Expr | None, KAN | None, str] | None = None
         for options in SNAP_ATTEMPTS:
             outcome = self.read(self.snapped(model, options))
             best = outcome if best is None else min(best, outcome, key=_rank)
             if best[0] <= self.tolerance:
                 break
-        out = [(Trial(shape, relative, seed, best[1], best[0], time.perf_counter() - started, best[3]), best[2])]
+        seconds = time.perf_counter() - started
+        out = [(Trial(shape, relative, seed, best[1], best[0], seconds, best[3], warmup=warmup), best[2])]
         if self.engine is not None and best[0] > self.tolerance:
             started = time.perf_counter()
             snapped, n_edges = self.with_engine(model)
@@ -382,7 +394,8 @@ class _Search:
                 return out
             err, expression, snapped, note = self.read(snapped)
             note = f"engine on {n_edges} edge(s)" + (f"; {note}" if note else "")
-            trial = Trial(shape, relative, seed, expression, err, time.perf_counter() - started, note, n_edges)
+            seconds = time.perf_counter() - started
+            trial = Trial(shape, relative, seed, expression, err, seconds, note, n_edges, warmup=warmup)
             out.append((trial, snapped))
         return out
 
@@ -447,17 +460,15 @@ def _rank(outcome: tuple) -> tuple[bool, float]:
 
 
 def _fitted(
-    shape: Shape, seed: int, data: Dataset, grids: Sequence[int], steps: int, abandon: float
+    shape: Shape, start: tuple[int, str], data: Dataset, grids: Sequence[int], steps: int, abandon: float
 ) -> tuple[float, KAN]:
-    """A KAN of ``shape`` fitted by LM over the grid schedule: (validation RMSE, model).
+    """A KAN of ``shape`` from ``start`` (seed, warm-up) fitted by LM over the grid schedule: (validation RMSE, model).
 
     A fit whose validation RMSE is above ``abandon`` on the first grid stops there.
     """
+    seed, warmup = start
     model = KAN(list(shape.width), grid=grids[0], seed=seed, dtype=torch.float64, mult_arity=shape.arity)
-    # LBFGS first, with its grid updates: LM from a random start sent deep narrow shapes' hidden values off their
-    # grids (KAN [2,1,1] on sqrt(x^2+y^2), seeds 0-3: relative RMSE 5.2, 0.72, 3e-4, 8e-4 by LM alone; 1.1e-4 to
-    # 1.3e-4 after 10 LBFGS steps)
-    fit(model, data, steps=WARMUP_STEPS, opt="lbfgs", progress=False)
+    fit(model, data, progress=False, **WARMUPS[warmup])
     history = fit(model, data, steps=steps, opt="lm", update_grid=False, progress=False)
     for grid in grids[1:] if history.test_rmse and history.test_rmse[-1] <= abandon else ():
         model = model.refine(grid, data.train_input)
