@@ -3,16 +3,20 @@
 :func:`discover` holds out a validation part of the training data, then tries
 KAN shapes from the simplest up (:func:`candidate_shapes`: additive, a
 product of additive factors, a function of a sum, a function of a product,
-then wider networks), each over a few seeds and a grid schedule fitted by
-Levenberg-Marquardt. A shape that fits the validation part snaps every edge
-to a library function (:func:`~kansci.symbolic.auto_symbolic`; where the
-first snap does not survive retraining, once more with fit quality ranked
-before simplicity), retrains the affine constants and reads the formula
-(:func:`~kansci.symbolic.formula`, constants snapped). The first formula that
-matches the validation part within ``tolerance`` is the answer; if none does,
-the one with the smallest validation error. Selection never looks at the
-dataset's test split, which is only reported. Every step is deterministic,
-so the same call gives the same formula in any process.
+then wider networks), each from a few starts (seeds, each warmed up by LBFGS
+or Adam) and fitted by Levenberg-Marquardt over a grid schedule. A shape that
+fits the validation part snaps every edge to a library function
+(:func:`~kansci.symbolic.auto_symbolic`; where the first snap does not
+survive retraining, once more with fit quality ranked before simplicity),
+retrains the affine constants and reads the formula
+(:func:`~kansci.symbolic.formula`, constants snapped). Where one or two edges
+fit no library function well, a symbolic-regression engine fits those edges'
+one-variable functions instead (:mod:`kansci.symbolic.edge_engine`). The
+first formula that matches the validation part within ``tolerance`` is the
+answer; if none does, the one with the smallest validation error. Selection
+never looks at the dataset's test split, which is only reported. Every step
+is deterministic, so the same call gives the same formula in any process;
+with ``checkpoint`` an interrupted call resumes after its last finished shape.
 
 Multiplication nodes (KAN 2.0, Liu et al. 2024, arXiv 2408.10205) make
 products and ratios one layer: ``x * exp(y)`` is ``[2, [0, 1]]`` with edges

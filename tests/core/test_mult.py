@@ -192,3 +192,12 @@ def test_a_product_plus_a_constant_in_one_layer(one_thread):
     kansci.fit(model, data, steps=20, opt="lm", update_grid=False)
     a, t = kansci.symbolic.symbols(model, ["a", "t"])
     assert formula(model, ["a", "t"])[0] == a * sympy.sin(t) + 1
+
+
+def test_sparsity_training_and_grid_updates_run_through_multiplication_nodes(product_data):
+    model = KAN([2, [1, 1], 1], grid=5, seed=0, dtype=torch.float64)
+    history = kansci.fit(model, product_data, steps=10, lamb=1e-2)  # LBFGS with the L1 + entropy penalty
+    assert all(torch.isfinite(torch.tensor(history.loss))) and history.reg[-1] > 0
+    assert history.loss[-1] < history.loss[0]
+    initial = torch.linspace(-1, 1, 6, dtype=torch.float64).expand(2, 6)
+    assert not torch.allclose(model.layers[1].grid, initial)  # the hidden grid moved to the nodes' values
