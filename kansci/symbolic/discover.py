@@ -37,6 +37,7 @@ import numpy as np
 import sympy
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from kansci.core.io import write_atomic
 from kansci.core.model import KAN
@@ -44,7 +45,7 @@ from kansci.core.train import fit
 from kansci.datasets.base import Dataset
 from kansci.symbolic.edge_engine import engine_edge, engine_functions, register_expression
 from kansci.symbolic.formula import evaluate, formula
-from kansci.symbolic.snap import auto_symbolic, fix_symbolic, unfix
+from kansci.symbolic.snap import _hidden, auto_symbolic, fix_symbolic, unfix
 
 __all__ = ["Discovery", "Shape", "Trial", "candidate_shapes", "discover"]
 
@@ -210,6 +211,7 @@ def discover(
     engine="auto",
     engine_budget=None,
     checkpoint: str | os.PathLike | None = None,
+    progress: bool | None = None,
 ) -> Discovery:
     """Find a formula for the data's single output.
 
@@ -252,6 +254,8 @@ def discover(
         A folder where every shape's outcome is kept as it finishes: a call
         interrupted and made again with the same folder (and settings) takes
         the finished shapes from it.
+    progress : bool, optional
+        A progress bar over the shapes; None shows one on an interactive terminal.
     engine_budget : kansci.sr.Budget, optional
         The engine's budget per edge; default :data:`ENGINE_GENERATIONS` generations.
 
@@ -287,7 +291,8 @@ def discover(
                      lib, engine, engine_budget)  # fmt: skip
     trials: list[Trial] = []
     best: tuple[float, sympy.Expr, KAN] | None = None
-    for index, shape in enumerate(list(shapes) if shapes is not None else candidate_shapes(data.n_inputs)):
+    shapes = list(shapes) if shapes is not None else candidate_shapes(data.n_inputs)
+    for index, shape in enumerate(tqdm(shapes, desc="discover", unit="shape", disable=_hidden(progress))):
         for trial, model in _checkpointed(checkpoint, index, shape, search.run):
             trials.append(trial)
             log.info("shape %s: fit %.1e, formula %s (error %.1e) %s", shape, trial.fit_error, trial.expression,
