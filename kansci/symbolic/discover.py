@@ -44,7 +44,7 @@ from kansci.core.model import KAN
 from kansci.core.train import fit
 from kansci.datasets.base import Dataset
 from kansci.symbolic.edge_engine import engine_edge, engine_functions, register_expression
-from kansci.symbolic.formula import evaluate, formula
+from kansci.symbolic.formula import evaluate, formula, snap_constants
 from kansci.symbolic.snap import _hidden, auto_symbolic, fix_symbolic, unfix
 
 __all__ = ["Discovery", "Shape", "Trial", "candidate_shapes", "discover"]
@@ -53,6 +53,12 @@ log = logging.getLogger(__name__)
 
 FIT_TOLERANCE = 1e-3
 """A shape is snapped only if its spline fit reaches this validation RMSE, relative to the labels' spread."""
+
+IDLE_EDGE = 1e-2
+"""An edge varying less than this share of its layer's liveliest edge is masked before snapping (if the fit allows)."""
+
+PRUNE_SLACK = 10.0
+"""Masking idle edges may raise the validation error by this factor at most (and not above ``fit_tolerance``)."""
 
 GOOD_FIT = 0.1
 """The seeds of a shape are tried in turn until one fits this far below ``fit_tolerance``."""
@@ -383,6 +389,8 @@ class _Search:
             if fits[-1][0][0] <= GOOD_FIT * self.fit_tolerance * spread:
                 break
         (error, model), (seed, warmup) = min(fits, key=lambda f: f[0][0])
+        if error / spread <= self.fit_tolerance:  # a shape that fits: drop its idle edges if it still fits without
+            error, model = _pruned(model, self.fitting, self.steps, error, self.fit_tolerance * spread)
         relative = error / spread
         if not relative <= self.fit_tolerance:
             note = f"spline fit {relative:.1e} > {self.fit_tolerance:.0e}"
@@ -460,7 +468,31 @@ class _Search:
             note = f"raw formula off by {err:.1e}" if err > ROUGH * self.tolerance else "raw formula too large to tidy"
             return err, None, None, note
         expression = formula(snapped, self.names, precision=self.precision)[0]
-        return _formula_error(expression, self.names, *self.held), expression, snapped, ""
+        err = _formula_error(expression, self.names, *self.held)
+        if err > self.tolerance:  # rounding after expanding can leave split fractions: combine them, then round
+            combined = _as_one_fraction(raw, self.precision)
+            combined_err = _formula_error(combined, self.names, *self.held) if combined is not None else float("inf")
+            if combined_err < err:
+                return combined_err, combined, snapped, ""
+        return err, expression, snapped, ""
+
+
+def _as_one_fraction(raw: sympy.Expr, precision: int) -> sympy.Expr | None:
+    """``raw`` over one common denominator with like terms collected at full precision, then constants snapped.
+
+    ``b - b/(a + 1) + 0.19/a - 0.19/(a*(a + 1)) + 0.81/(a + 1)`` is ``(a*b + 1)/(a + 1)``: its constants
+    only add up once the fractions are combined. None when sympy cannot combine it.
+    """
+    try:
+        numerator, denominator = sympy.fraction(sympy.cancel(sympy.together(sympy.expand(raw))))
+        terms = sympy.Add.make_args(sympy.expand(denominator))
+        scale = max((abs(float(t.as_coeff_Mul()[0])) for t in terms), default=1.0) or 1.0
+        # scaled so the denominator's largest coefficient is 1, the constants snap to simple numbers and the
+        # exact fraction cancels its common factors
+        top, bottom = (snap_constants(sympy.expand(part / scale), precision) for part in (numerator, denominator))
+        return sympy.cancel(top / bottom)
+    except (sympy.PolynomialError, TypeError, ValueError, ZeroDivisionError):
+        return None
 
 
 def _rank(outcome: tuple) -> tuple[bool, float]:
@@ -484,6 +516,36 @@ def _fitted(
         history = fit(model, data, steps=steps, opt="lm", update_grid=False, progress=False)
     error = history.test_rmse[-1] if history.test_rmse else float("inf")
     return (error if np.isfinite(error) else float("inf")), model
+
+
+def _pruned(model: KAN, data: Dataset, steps: int, error: float, acceptable: float) -> tuple[float, KAN]:
+    """``model`` with the edges that carry (almost) nothing masked and the rest retrained, if it still fits.
+
+    An edge whose spread (mean |phi - mean phi| over the training inputs) is below :data:`IDLE_EDGE` of
+    the largest in its layer is masked; the pruned model is retrained by LM and kept if its validation
+    RMSE stays within ``acceptable`` (and within ``PRUNE_SLACK`` times the unpruned error); otherwise
+    ``(error, model)`` come back as they were. Idle edges would otherwise be snapped to some function
+    with a tiny coefficient: junk terms in the formula, or a constant the next layer must undo.
+    """
+    pruned = copy.deepcopy(model)
+    masked = 0
+    with torch.no_grad():
+        for layer, acts in zip(pruned.layers, pruned.edge_activations(data.train_input)):
+            spread = (acts - acts.mean(dim=0)).abs().mean(dim=0) * (layer.mask > 0)
+            idle = spread < IDLE_EDGE * spread.max()
+            liveliest = spread.argmax(dim=0)  # every output keeps its liveliest edge, which takes the others' means
+            idle[liveliest, torch.arange(layer.out_features)] = False
+            for i, o in torch.nonzero(idle & (layer.mask > 0)).tolist():
+                layer.add_constant_(int(liveliest[o]), o, acts[:, i, o].mean())
+                layer.mask[i, o] = 0.0
+                masked += 1
+    if not masked:
+        return error, model
+    history = fit(pruned, data, steps=steps, opt="lm", update_grid=False, progress=False)
+    new_error = history.test_rmse[-1] if history.test_rmse else float("inf")
+    if np.isfinite(new_error) and new_error <= acceptable and new_error <= PRUNE_SLACK * error:
+        return new_error, pruned
+    return error, model
 
 
 def _formula_error(expression: sympy.Expr, names: Sequence[str], x: Tensor, y: Tensor) -> float:

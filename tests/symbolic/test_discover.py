@@ -116,3 +116,32 @@ def test_a_call_made_again_takes_finished_shapes_from_its_checkpoint(tmp_path, m
     again = discover(data, ["x", "y"], shapes=shapes, seeds=(0,), grids=(5,), engine=None, checkpoint=tmp_path)
     assert str(again.expression) == str(first.expression)
     assert [t.fit_error for t in again.trials] == [t.fit_error for t in first.trials]
+
+
+def test_split_fractions_are_combined_before_their_constants_are_rounded():
+    from kansci.symbolic.discover import _as_one_fraction
+
+    a, b = sympy.symbols("a b", real=True)
+    f = sympy.Float
+    # (a*b + 1)/(a + 1) as a snapped [2,[0,1]] KAN reads it: a product expanded, its constants sum only when combined
+    raw = b - b / (a + 1) + f(0.1881234567) / a - f(0.1881234567) / (a * (a + 1)) + f(0.8118765433) / (a + 1)
+    assert sympy.simplify(_as_one_fraction(raw, 4) - (a * b + 1) / (a + 1)) == 0
+    assert _as_one_fraction(raw, 4).free_symbols == {a, b}
+
+
+def test_idle_edges_are_masked_when_the_fit_allows(one_thread):
+    from kansci.symbolic.discover import _pruned
+
+    data = _data(lambda x: x[:, :1] * torch.exp(x[:, 1:]))
+    model = KAN([2, 2, 1], grid=5, seed=0, dtype=torch.float64)
+    kansci.fit(model, data, steps=10)
+    error = kansci.fit(model, data, steps=30, opt="lm", update_grid=False).test_rmse[-1]
+    with torch.no_grad():  # make one edge idle: a constant the pruning must carry over to its output
+        model.layers[0].coef[1, :, 1] = 0.05
+        model.layers[0].scale_base[1, 1] = 0.0
+    before = kansci.rmse(model, data.test_input, data.test_label)
+    new_error, pruned = _pruned(model, data, 10, before, acceptable=1.0)
+    assert float(pruned.layers[0].mask[1, 1]) == 0.0 and float(model.layers[0].mask[1, 1]) == 1.0
+    assert new_error <= 10 * before and error > 0
+    untouched_error, same = _pruned(model, data, 10, before, acceptable=0.0)  # not acceptable: nothing changes
+    assert same is model and untouched_error == before
