@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from kansci.core.model import KAN
-from kansci.symbolic.library import get, register
+from kansci.symbolic.library import FOUND_PREFIX, get, register
 from kansci.symbolic.snap import edge_data, fix_symbolic
 
 __all__ = ["engine_edge", "engine_functions", "register_expression", "torch_function"]
@@ -85,10 +85,11 @@ def engine_edge(
 def register_expression(expr: sympy.Expr) -> str:
     """Register ``expr``, a formula in the symbol ``x``, as a library function; returns its name.
 
-    Names start with ``edge_``; registering a formula twice registers it once.
+    Names start with :data:`~kansci.symbolic.library.FOUND_PREFIX`; registering a formula twice registers it
+    once. Such functions are no candidates for other edges (``lib=None`` leaves them out).
     """
     t = sympy.Symbol("x")
-    name = "edge_" + hashlib.sha1(sympy.srepr(expr).encode()).hexdigest()[:10]
+    name = FOUND_PREFIX + hashlib.sha1(sympy.srepr(expr).encode()).hexdigest()[:10]
     if name not in get():
         fn = torch_function(expr, t)
         safe = lambda v: torch.nan_to_num(fn(v), nan=0.0, posinf=1e12, neginf=-1e12)  # noqa: E731
@@ -98,5 +99,5 @@ def register_expression(expr: sympy.Expr) -> str:
 
 def engine_functions(model: KAN) -> dict[str, sympy.Expr]:
     """The formulas (in ``x``) of the registered engine functions the model's edges use, by name."""
-    names = {n for layer in model.layers for n in layer.symbolic.names if n.startswith("edge_")}
+    names = {n for layer in model.layers for n in layer.symbolic.names if n.startswith(FOUND_PREFIX)}
     return {n: get(n)[n].sym(sympy.Symbol("x")) for n in sorted(names)}

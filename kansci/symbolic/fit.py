@@ -27,7 +27,7 @@ import sympy
 import torch
 from torch import Tensor
 
-from kansci.symbolic.library import SymbolicFunction, TorchFn, get
+from kansci.symbolic.library import FOUND_PREFIX, SymbolicFunction, TorchFn, get
 
 __all__ = ["R2_FLOOR", "R2_TOLERANCE", "AffineFit", "fit_affine", "rank", "suggest"]
 
@@ -349,8 +349,8 @@ def rank(
 def library_functions(
     lib: Mapping[str, SymbolicFunction] | Iterable[str | SymbolicFunction] | None,
 ) -> list[SymbolicFunction]:
-    if lib is None:
-        return list(get().values())
+    if lib is None:  # built-ins and the user's functions, not those an engine found for some other edge
+        return [f for name, f in get().items() if not name.startswith(FOUND_PREFIX)]
     if isinstance(lib, Mapping):
         return list(lib.values())
     if isinstance(lib, str):

@@ -206,6 +206,10 @@ def _builtins() -> dict[str, SymbolicFunction]:
     return {name: SymbolicFunction(name, fn, safe, sym, c) for name, fn, safe, sym, c in entries}
 
 
+FOUND_PREFIX = "edge_"
+"""Names of functions a symbolic-regression engine found for one edge (:mod:`kansci.symbolic.edge_engine`):
+registered so models using them save, load and read as formulas, but not candidates for other edges."""
+
 LIBRARY: Mapping[str, SymbolicFunction] = MappingProxyType(_builtins())
 """The built-in candidates (read-only): the KAN paper's set, name -> SymbolicFunction."""
 

@@ -12,6 +12,8 @@ from kansci import KAN, Dataset
 from kansci.datasets import from_function
 from kansci.symbolic import Shape, candidate_shapes, discover
 from kansci.symbolic.edge_engine import engine_edge, torch_function
+from kansci.symbolic.fit import library_functions
+from kansci.symbolic.library import FOUND_PREFIX
 
 
 def _data(f, n_var=2, ranges=(-1.0, 1.0), n=300):
@@ -101,6 +103,8 @@ def test_the_engine_fixes_an_edge_no_library_function_fits(one_thread):
     expr = kansci.symbolic.formula(model, ["x"], precision=None)[0]
     values = kansci.symbolic.evaluate(expr, [sympy.Symbol("x", real=True)], x)
     assert abs(values - model(x)[:, 0].detach().numpy()).max() < 1e-9
+    name = model.layers[0].symbolic.names[0]
+    assert name.startswith(FOUND_PREFIX) and name not in [f.name for f in library_functions(None)]  # not for others
 
 
 def test_a_call_made_again_takes_finished_shapes_from_its_checkpoint(tmp_path, monkeypatch, one_thread):
