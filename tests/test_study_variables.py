@@ -107,9 +107,11 @@ def test_unsupervised_and_knot_relations_results_describe_every_variable():
 
 
 def test_feynman_results_describe_every_variable():
-    record = {"kan_shape": "[2, 1, 1]", "kan_numeric_rmse": 1e-3, "kan_seconds": 1.0, "engine_seconds": 1.0}
-    record |= {"engine_stopped_by": "iterations", "kan_symbolic_rmse": 1e-3, "verdict": "agree"}
+    record = {"kan_shape": "[2,[0,1]]", "kan_fit_error": 1e-7, "kan_seconds": 1.0, "engine_seconds": 1.0}
+    record |= {"engine_stopped_by": "iterations", "verdict": "agree", "hybrid_source": "KAN"}
     record |= {"kan_vs_truth": "agree", "engine_vs_truth": "agree", "kan_formula": "x*y", "engine_formula": "x*y"}
-    record |= {"truth": "x*y", "engine_rmse": 1e-3, "outcome": "consistent"}
+    record |= {"truth": "x*y", "engine_rmse": 1e-3, "outcome": "consistent", "hybrid_formula": "x*y"}
+    record |= {f"{k}_exact": True for k in ("kan", "engine", "hybrid")}
+    record |= {f"{k}_error": 0.0 for k in ("kan", "engine", "hybrid")}
     run = xr.Dataset({k: ((), v) for k, v in record.items()}, attrs={"name": "I.12.2"})
     assert _described(feynman.gather([run])) == []
