@@ -49,6 +49,7 @@ def test_an_additive_function_stops_at_the_first_shape(one_thread):
     assert len(found.trials) == 1
 
 
+@pytest.mark.slow  # two fresh processes: about a minute
 def test_same_formula_in_another_process():
     code = (
         "import torch, kansci\n"
