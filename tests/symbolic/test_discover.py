@@ -32,7 +32,7 @@ def test_candidate_shapes_start_simple_and_include_products():
 def test_a_product_is_found_by_a_multiplication_node(one_thread):
     # measured: [2,1] misses (relative RMSE ~0.5), [2,[0,1]] fits to 1e-7 and snaps to x, exp: validation error 0
     data = _data(lambda x: x[:, :1] * torch.exp(x[:, 1:]))
-    found = kansci.discover(data, ["x", "y"], seeds=(0,), grids=(5, 10))
+    found = kansci.discover(data, ["x", "y"], seeds=(0,), grids=(5, 10), engine=None)
     x, y = sympy.symbols("x y", real=True)
     assert found.verified and sympy.simplify(found.expression - x * sympy.exp(y)) == 0
     assert [str(t.shape) for t in found.trials] == ["[2,1]", "[2,[0,1]]"]
@@ -43,7 +43,7 @@ def test_a_product_is_found_by_a_multiplication_node(one_thread):
 
 def test_an_additive_function_stops_at_the_first_shape(one_thread):
     data = _data(lambda x: torch.sin(2 * x[:, :1]) + x[:, 1:] ** 2)
-    found = discover(data, ["x", "y"], seeds=(0,), grids=(5, 10, 20))
+    found = discover(data, ["x", "y"], seeds=(0,), grids=(5, 10, 20), engine=None)
     x, y = sympy.symbols("x y", real=True)
     assert found.verified and sympy.simplify(found.expression - (sympy.sin(2 * x) + y**2)) == 0
     assert len(found.trials) == 1
@@ -57,7 +57,8 @@ def test_same_formula_in_another_process():
         "torch.set_num_threads(2)\n"
         "d = from_function(lambda x: x[:, :1] / (1 + x[:, 1:]), 2, [(-1, 1), (0, 1)], n_train=300, n_test=100,"
         " seed=0, dtype=torch.float64)\n"
-        "print(kansci.discover(d, ['x', 'y'], seeds=(0,), grids=(5,), shapes=[kansci.symbolic.Shape((2, (0, 1)))]"
+        "print(kansci.discover(d, ['x', 'y'], seeds=(0,), grids=(5,), shapes=[kansci.symbolic.Shape((2, (0, 1)))],"
+        " engine=None"
         ").trials[0].fit_error.hex())\n"
     )
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True) for _ in range(2)]
