@@ -178,7 +178,7 @@ def additive_separability(
     f : callable
         Maps a tensor of shape (batch, n) to shape (batch,) or (batch, 1).
     x : Tensor, shape (batch, n)
-        Sample points, at least :data:`MIN_SAMPLES` rows; float64 recommended.
+        Sample points, at least :data:`MIN_SAMPLES` rows, away from zeros of ``f``; float64 recommended.
     groups_a, groups_b : sequence of int
         Disjoint, nonempty column indices of ``A`` and ``B``.
 
@@ -399,9 +399,10 @@ def _frozen(f: Function, columns: Sequence[int], point: Tensor) -> Function:
     return restricted
 
 
-def _split(f: Function, x: Tensor, variables: list[int], tol: float) -> Tree:
+def _split(f: Function, x: Tensor, variables: list[int], tol: float) -> tuple[Tree, float]:
+    """The tree over ``variables`` and, for a product, its offset relative to ``max |f - offset|`` (else 0)."""
     if len(variables) == 1:
-        return Tree("leaf", tuple(variables))
+        return Tree("leaf", tuple(variables)), 0.0
     values, grad, hess = _derivatives(f, x)
     additive = [(_block_score(hess, a, b), a, b) for a, b in _bipartitions(variables, hess, tol)]
     candidates: list[tuple[str, float, list[int], list[int], float]] = [("sum", s, a, b, 0.0) for s, a, b in additive]
@@ -414,15 +415,18 @@ def _split(f: Function, x: Tensor, variables: list[int], tol: float) -> Tree:
     best = min((c[1] for c in candidates), default=1.0)
     chosen = [c for c in candidates if c[1] < tol]
     if not chosen:
-        return Tree("leaf", tuple(variables), score=best)
+        return Tree("leaf", tuple(variables), score=best), 0.0
     kind, score, a, b, offset = min(chosen, key=lambda c: (c[0] != "sum", c[1]))
     point = x[int((values - offset).abs().argmax())]
     children = []
     for group, other in ((a, b), (b, a)):
-        child = _split(_frozen(f, other, point), x, sorted(group), tol)
-        children.extend(child.children if child.kind == kind else (child,))
+        child, child_offset = _split(_frozen(f, other, point), x, sorted(group), tol)
+        # a product inside a product merges unless it has its own offset: n (1 + a cos t) keeps (1 + a cos t)
+        merge = child.kind == kind and (kind == "sum" or abs(child_offset) <= tol)
+        children.extend(child.children if merge else (child,))
     children.sort(key=lambda t: t.variables[0])
-    return Tree(kind, tuple(sorted(variables)), tuple(children), score)
+    relative = abs(offset) / max(float((values - offset).abs().max()), torch.finfo(values.dtype).tiny)
+    return Tree(kind, tuple(sorted(variables)), tuple(children), score), relative
 
 
 def structure_tree(f: Function, x: Tensor | np.ndarray, tol: float = 1e-3) -> Tree:
@@ -442,7 +446,9 @@ def structure_tree(f: Function, x: Tensor | np.ndarray, tol: float = 1e-3) -> Tr
 
     The canonical form is flat and as fine as the tests allow: nested nodes of
     the same kind are merged (``x0 + x1 + x2`` is ``sum(x0, x1, x2)``, and
-    ``exp(x2 + x3)`` is ``product(x2, x3)``), children are ordered by their
+    ``exp(x2 + x3)`` is ``product(x2, x3)``) unless the inner product has an
+    offset of its own above ``tol`` (``n (1 + a cos t)`` is
+    ``product(n, product(a, t))``), children are ordered by their
     smallest variable, and an unsplittable group is ``leaf(x0, x1)``.
 
     Parameters
@@ -473,7 +479,7 @@ def structure_tree(f: Function, x: Tensor | np.ndarray, tol: float = 1e-3) -> Tr
     if not 0.0 < tol < 1.0:
         raise ValueError(f"tol must be in (0, 1), got {tol}")
     x = _as_samples(x)
-    return _split(f, x, list(range(x.shape[1])), tol)
+    return _split(f, x, list(range(x.shape[1])), tol)[0]
 
 
 def _flat(tree: Tree) -> bool:
@@ -486,29 +492,68 @@ def _flat(tree: Tree) -> bool:
 def suggested_shape(tree: Tree):
     """The KAN shape a separability tree points to (a :class:`kansci.symbolic.Shape`), or None.
 
-    ``sum(x0, x1, ...)`` of single variables is ``[n, 1]``; a product of k
-    factors that are single variables or sums of them is ``[n, [0, 1]]`` with
-    arity k; a sum of single variables and one such product is
-    ``[n, [1, 1], 1]`` (the product's arity k). Other trees (a leaf of several
-    variables, nested mixtures) give None: search with
-    :func:`kansci.symbolic.candidate_shapes`. Put the suggestion first::
-
-        shapes = [suggested_shape(tree), *candidate_shapes(n)]
-        kansci.discover(data, shapes=[s for s in shapes if s is not None])
+    One layer where one suffices: ``sum(x0, x1, ...)`` of single variables is
+    ``[n, 1]``; a product of k factors that are single variables or sums of
+    them is ``[n, [0, 1]]`` with arity k. Otherwise two layers whose edges
+    follow the tree (:attr:`Shape.edges`; every other edge is masked): the
+    root's children become hidden nodes, each fed only by its own variables,
+    joined by the output node (a sum, or a product of arity k). A child is a
+    single variable, a flat sum of them, or a leaf of several (both taken as
+    a function of a sum: one hidden sum node), or a product of single
+    variables and flat sums (a hidden multiplication node); under a sum root the single variables share one
+    sum node. ``n (1 + a cos t)``, ``product(x0, product(x1, x2))``, is
+    ``[3, [1, 1], [0, 1]]``: a node for ``n``, a node ``a cos t``, and their
+    product. Deeper trees, a leaf root, and products of different arities give
+    None: search with :func:`kansci.symbolic.candidate_shapes`
+    (:func:`kansci.discover` tries the suggestion first).
     """
     from kansci.symbolic.discover import Shape  # the symbolic package builds on this module's neighbours
 
     n = len(tree.variables)
+    if tree.kind == "leaf":
+        return None
     if tree.kind == "sum" and _flat(tree):
         return Shape((n, 1))
     if tree.kind == "product" and all(_flat(c) for c in tree.children):
         return Shape((n, (0, 1)), len(tree.children))
-    if tree.kind == "sum":
-        products = [c for c in tree.children if c.kind == "product"]
-        singles = [c for c in tree.children if c.kind == "leaf" and len(c.variables) == 1]
-        if len(products) == 1 and len(singles) == len(tree.children) - 1 and all(map(_flat, products[0].children)):
-            return Shape((n, (1, 1), 1), len(products[0].children))
-    return None
+    blocks = list(tree.children)
+    if tree.kind == "sum":  # single variables add up in one hidden node
+        singles = [c for c in blocks if c.kind == "leaf" and len(c.variables) == 1]
+        if len(singles) > 1:
+            merged = Tree("sum", tuple(sorted(v for c in singles for v in c.variables)), tuple(singles))
+            blocks = [merged] + [c for c in blocks if c not in singles]
+    products = [b for b in blocks if b.kind == "product"]
+    sums = [b for b in blocks if b.kind != "product"]
+    if any(b.kind == "sum" and not _flat(b) for b in sums):
+        return None
+    if any(not all(_flat(c) for c in b.children) for b in products):  # a factor is one sum of edges
+        return None
+    arities = {len(b.children) for b in products} | ({len(blocks)} if tree.kind == "product" else set())
+    if len(arities) > 1:
+        return None
+    arity = arities.pop() if arities else 2
+    hidden = sums + products  # sum nodes first, as a KAN lays them out
+    first = [(v, h) for h, b in enumerate(sums) for v in b.variables]
+    for m, block in enumerate(products):  # factor t of multiplication node m is subnode n_sum + arity * m + t
+        first += [(v, len(sums) + arity * m + t) for t, c in enumerate(block.children) for v in c.variables]
+    root_product = tree.kind == "product"
+    second = [(h, blocks.index(b) if root_product else 0) for h, b in enumerate(hidden)]
+    # of two edges in a row, one is the identity: a single variable's way in; a sum's or (under a sum)
+    # a product's way out
+    identity = [(0, b.variables[0], h) for h, b in enumerate(sums) if len(b.variables) == 1]
+    identity += [(1, h, o) for h, o in second if _passes_through(hidden[h], root_product)]
+    middle = (len(sums), len(products)) if products else len(sums)
+    out = (0, 1) if root_product else 1
+    edges = (tuple(sorted(first)), tuple(sorted(second)))
+    return Shape((n, middle, out), arity, edges, tuple(sorted(identity)))
+
+
+def _passes_through(block: Tree, root_product: bool) -> bool:
+    """Whether a hidden node of ``block`` enters the root unchanged: a flat sum of several variables
+    (a function of it would be a leaf), or a product under a sum root."""
+    if block.kind == "product":
+        return not root_product
+    return block.kind == "sum" and _flat(block)
 
 
 def plot_tree(tree: Tree, names: Sequence[str] | None = None) -> Figure:

@@ -189,9 +189,28 @@ def test_symmetry_and_tree_argument_errors():
         (lambda x: torch.sin(x[:, 0]) + x[:, 1] ** 2 + x[:, 2], "[3,1]"),
         (lambda x: (x[:, 0] + x[:, 1]) * torch.exp(x[:, 2]), "[3,[0,1]]"),
         (lambda x: x[:, 0] * x[:, 1] * x[:, 2], "[3,[0,1]] (arity 3)"),
-        (lambda x: x[:, 0] * x[:, 1] + x[:, 2], "[3,[1,1],1]"),
-        (lambda x: torch.sin(x[:, 0] * x[:, 1] + x[:, 1]) + x[:, 2], "None"),
+        (lambda x: x[:, 0] * x[:, 1] + x[:, 2], "[3,[1,1],1] masked"),
+        (lambda x: torch.sin(x[:, 0] * x[:, 1] + x[:, 1]) + x[:, 2], "[3,2,1] masked"),
+        (lambda x: x[:, 0] * (1 + x[:, 1] * torch.cos(x[:, 2])), "[3,[1,1],[0,1]] masked"),
+        (lambda x: x[:, 2] * torch.sqrt(x[:, 0] ** 2 + x[:, 1] ** 2), "[3,2,[0,1]] masked"),
+        (lambda x: torch.sin(x[:, 0] * x[:, 1] + x[:, 2]), "None"),
     ],
 )
 def test_suggested_shape_follows_the_tree(f, expected):
     assert str(suggested_shape(structure_tree(f, samples(3)))) == expected
+
+
+def test_product_with_its_own_offset_stays_nested():
+    tree = structure_tree(lambda x: x[:, 0] * (1 + x[:, 1] * torch.cos(x[:, 2])), samples(3))
+    assert str(tree) == "product(x0, product(x1, x2))"
+
+
+def test_suggested_edges_follow_the_groups():
+    """n (1 + a cos t): n feeds the sum node, a and t the two factors; the output multiplies the two nodes."""
+    shape = suggested_shape(structure_tree(lambda x: x[:, 0] * (1 + x[:, 1] * torch.cos(x[:, 2])), samples(3)))
+    assert shape.edges == (((0, 0), (1, 1), (2, 2)), ((0, 0), (1, 1)))
+    model = shape.build(grid=5, seed=0)
+    assert model.layers[0].mask.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    assert model.layers[1].mask.tolist() == [[1, 0], [0, 1]]
+    fitted = suggested_shape(structure_tree(lambda x: x[:, 2] * torch.sqrt(x[:, 0] ** 2 + x[:, 1] ** 2), samples(3)))
+    assert fitted.edges == (((0, 0), (1, 0), (2, 1)), ((0, 0), (1, 1)))

@@ -43,6 +43,7 @@ from kansci.core.io import write_atomic
 from kansci.core.model import KAN
 from kansci.core.train import fit
 from kansci.datasets.base import Dataset
+from kansci.structure import Tree, structure_tree, suggested_shape
 from kansci.symbolic.edge_engine import engine_edge, engine_functions, register_expression
 from kansci.symbolic.formula import evaluate, formula, snap_constants
 from kansci.symbolic.snap import _hidden, auto_symbolic, fix_symbolic, unfix
@@ -90,20 +91,58 @@ ENGINE_MAX_EDGES = 2
 ENGINE_GENERATIONS = 20
 """The engine's default budget per edge, in generations (iterations), with a cap of 120 s a normal run never reaches."""
 
+SURROGATE = (None, 5, 1)
+"""The KAN (n inputs, 5 hidden nodes) whose gradients and Hessians give the separability tree: it fits the
+Feynman equations of three variables to 5e-5 to 1e-2 relative RMSE in a few seconds."""
+
+TREE_TOLERANCE = 1e-2
+"""Violation score accepted as a split on the surrogate (:func:`kansci.structure.structure_tree`): its fit
+error makes exact scores of 1e-3 noisy."""
+
+TREE_SAMPLES = 200
+"""Training rows the structure tests read (each costs a Hessian)."""
+
 SNAP_ATTEMPTS = ({}, {"r2_tolerance": 1.0, "weight_simple": 0.5})
 """auto_symbolic settings tried in turn: the default ranking, then fit quality before simplicity."""
 
 
 @dataclass(frozen=True)
 class Shape:
-    """A KAN shape: ``width`` as :class:`~kansci.KAN` takes it (pairs for multiplication nodes) and the arity."""
+    """A KAN shape: ``width`` as :class:`~kansci.KAN` takes it (pairs for multiplication nodes) and the arity.
+
+    ``edges``, if given, lists per layer the ``(input, output)`` edges that are active (outputs
+    counted in subnodes, see :mod:`kansci.core.mult`); every other edge is masked from the start.
+    ``identity`` lists ``(layer, input, output)`` edges fixed to the identity from the start: one of
+    two edges in a row with nothing else joining them, whose pair of functions is otherwise only known
+    up to a composition (``psi(phi(n))`` = n, fitted, may read as ``tan(0.74 sin(1.2 n + 2.5))``).
+    :func:`kansci.structure.suggested_shape` writes both from a separability tree.
+    """
 
     width: tuple
     arity: int = 2
+    edges: tuple[tuple[tuple[int, int], ...], ...] | None = None
+    identity: tuple[tuple[int, int, int], ...] = ()
 
     def __str__(self) -> str:
         text = str([list(w) if isinstance(w, tuple) else w for w in self.width]).replace(" ", "")
-        return text if self.arity == 2 else f"{text} (arity {self.arity})"
+        text = text if self.arity == 2 else f"{text} (arity {self.arity})"
+        return text if self.edges is None else f"{text} masked"
+
+    def build(self, grid: int, seed: int) -> KAN:
+        """A float64 KAN of this shape with only :attr:`edges` active and :attr:`identity` fixed."""
+        model = KAN(list(self.width), grid=grid, seed=seed, dtype=torch.float64, mult_arity=self.arity)
+        if self.edges is not None:
+            if len(self.edges) != model.depth:
+                raise ValueError(f"edges lists {len(self.edges)} layers for a KAN of depth {model.depth}")
+            with torch.no_grad():
+                for layer, active in zip(model.layers, self.edges):
+                    keep = torch.zeros_like(layer.mask)
+                    for i, o in active:
+                        keep[i, o] = 1.0
+                    layer.mask.mul_(keep)
+        for layer, i, o in self.identity:
+            fix_symbolic(model, layer, i, o, "x", params=(1.0, 0.0, 1.0, 0.0))
+        return model
 
 
 def candidate_shapes(n: int) -> list[Shape]:
@@ -176,6 +215,9 @@ class Discovery:
         dataset's test split, relative to the largest |label| there.
     trials : list of Trial
         Every shape tried, in order.
+    tree : kansci.structure.Tree or None
+        The separability tree read off a surrogate KAN (inputs > 2, default shapes), whose
+        :func:`~kansci.structure.suggested_shape` was tried first.
     """
 
     expression: sympy.Expr | None
@@ -184,6 +226,7 @@ class Discovery:
     validation_error: float
     test_error: float
     trials: list[Trial] = field(default_factory=list)
+    tree: Tree | None = None
 
     def table(self) -> str:
         """The trials as a markdown table."""
@@ -297,7 +340,15 @@ def discover(
                      lib, engine, engine_budget)  # fmt: skip
     trials: list[Trial] = []
     best: tuple[float, sympy.Expr, KAN] | None = None
-    shapes = list(shapes) if shapes is not None else candidate_shapes(data.n_inputs)
+    tree = None
+    if shapes is None:
+        tree = _surrogate_tree(fitting, grids, steps) if data.n_inputs > 2 else None
+        shapes = candidate_shapes(data.n_inputs)
+        suggested = suggested_shape(tree) if tree is not None else None
+        if suggested is not None:  # the tree's shape first
+            shapes = [suggested] + [s for s in shapes if s != suggested]
+        log.info("structure tree %s: trying %s first", tree.format(names) if tree else None, shapes[0])
+    shapes = list(shapes)
     for index, shape in enumerate(tqdm(shapes, desc="discover", unit="shape", disable=_hidden(progress))):
         for trial, model in _checkpointed(checkpoint, index, shape, search.run):
             trials.append(trial)
@@ -308,10 +359,10 @@ def discover(
         if best is not None and best[0] <= tolerance:
             break
     if best is None:
-        return Discovery(None, None, False, float("inf"), float("inf"), trials)
+        return Discovery(None, None, False, float("inf"), float("inf"), trials, tree)
     error, expression, model = best
     test = _formula_error(expression, names, data.test_input, data.test_label)
-    return Discovery(expression, model, error <= tolerance, error, test, trials)
+    return Discovery(expression, model, error <= tolerance, error, test, trials, tree)
 
 
 # --- internals ----------------------------------------------------------------------
@@ -347,6 +398,19 @@ def _engine(engine):
         return get_engine("operon")
     except EngineUnavailable:
         log.info("no symbolic-regression engine installed: edges no library function fits stay unexplained")
+        return None
+
+
+def _surrogate_tree(fitting: Dataset, grids: Sequence[int], steps: int) -> Tree | None:
+    """The separability tree of a :data:`SURROGATE` KAN fitted to the data (None if the fit or the tests fail)."""
+    shape = Shape((fitting.n_inputs, *SURROGATE[1:]))
+    error, model = _fitted(shape, (0, "lbfgs"), fitting, grids, steps, ABANDON * float(fitting.train_label.std()))
+    if not np.isfinite(error):
+        return None
+    try:
+        return structure_tree(lambda x: model(x)[:, 0], fitting.train_input[:TREE_SAMPLES], TREE_TOLERANCE)
+    except ValueError as err:  # e.g. a surrogate that is constant on the samples
+        log.info("no structure tree: %s", err)
         return None
 
 
@@ -418,8 +482,7 @@ class _Search:
 
     def snapped(self, model: KAN, options: dict) -> KAN | str:
         """A copy of ``model`` with every edge snapped and the constants retrained, or why not."""
-        snapped = copy.deepcopy(model)
-        unfix(snapped)
+        snapped = copy.deepcopy(model)  # numeric but for a shape's identity edges, which stay
         choices = auto_symbolic(snapped, self.fitting, self.lib, progress=False, **options)
         if not all(c.fixed for c in choices):
             return "an edge fits no library function"
@@ -434,7 +497,6 @@ class _Search:
         :data:`ENGINE_MAX_EDGES` of them.
         """
         snapped = copy.deepcopy(model)
-        unfix(snapped)
         x = self.fitting.train_input
         choices = auto_symbolic(snapped, self.fitting, self.lib, progress=False)
         poor = [c for c in choices if c.r2_threshold > 0.0 and not (c.fixed and c.fit.r2 >= ENGINE_BELOW_R2)]
@@ -508,7 +570,7 @@ def _fitted(
     A fit whose validation RMSE is above ``abandon`` on the first grid stops there.
     """
     seed, warmup = start
-    model = KAN(list(shape.width), grid=grids[0], seed=seed, dtype=torch.float64, mult_arity=shape.arity)
+    model = shape.build(grids[0], seed)
     fit(model, data, progress=False, **WARMUPS[warmup])
     history = fit(model, data, steps=steps, opt="lm", update_grid=False, progress=False)
     for grid in grids[1:] if history.test_rmse and history.test_rmse[-1] <= abandon else ():

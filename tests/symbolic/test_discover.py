@@ -49,6 +49,18 @@ def test_an_additive_function_stops_at_the_first_shape(one_thread):
     assert len(found.trials) == 1
 
 
+def test_the_structure_tree_puts_its_shape_first(one_thread):
+    """n (1 + a cos t) (Feynman II.11.7): the surrogate's tree is product(n, product(a, t)); its masked
+    [3,[1,1],[0,1]] with n's way in fixed to the identity is the first shape tried, and it reads exactly."""
+    data = _data(lambda x: x[:, :1] * (1 + x[:, 1:2] * torch.cos(3 * x[:, 2:])), n_var=3, ranges=(0.5, 1.5), n=500)
+    found = discover(data, ["n", "a", "t"], engine=None)
+    n, a, t = sympy.symbols("n a t", real=True)
+    assert found.tree is not None and found.tree.format(["n", "a", "t"]) == "product(n, product(a, t))"
+    assert str(found.trials[0].shape) == "[3,[1,1],[0,1]] masked"
+    assert found.verified and sympy.simplify(found.expression - n * (1 + a * sympy.cos(3 * t))) == 0
+    assert found.test_error < 1e-8
+
+
 @pytest.mark.slow  # two fresh processes: about a minute
 def test_same_formula_in_another_process():
     code = (
