@@ -42,7 +42,7 @@ exact in one run and hit pykan's lstsq failure in the next).
 Judging (the criterion of kansci's study, restated without kansci): a constant
 of pykan's formula within 1e-3 (relative) of a constant of the truth becomes that
 constant; then every constant of both is snapped (below 1e-4 in magnitude: 0;
-within relative 1e-4 of an integer, p/q or p/q*pi with q <= 12: that number;
+within relative 1e-4 of p/q times 1, pi, 1/pi, sqrt(2 pi) or 1/sqrt(2 pi) with q <= 12: that number;
 otherwise rounded to 4 significant digits) and the formula counts as
 *symbolically* exact when sympy simplifies the difference to 0. It counts as
 *numerically* exact when its largest error on the 1000 test points, relative to
@@ -70,7 +70,8 @@ import numpy as np
 import sympy
 
 PRECISION = 4  # significant digits of a snapped constant
-MAX_DENOMINATOR = 12  # largest q of a snapped p/q or p/q*pi
+MAX_DENOMINATOR = 12  # largest q of a snapped p/q times a unit
+UNITS = (sympy.Integer(1), sympy.pi, 1 / sympy.pi, sympy.sqrt(2 * sympy.pi), 1 / sympy.sqrt(2 * sympy.pi))
 CONSTANT_SLACK = 1e-3  # a constant this close (relative) to one of the truth's is taken to be it
 NUMERIC_EXACT = 1e-6  # largest test error relative to max |f| for a numerically exact formula
 DEFAULT_SPEC = "feynman_dimless.json"
@@ -112,7 +113,8 @@ def snap_number(value: float) -> sympy.Expr:
     if abs(value) < tol:
         return sympy.Integer(0)
     if abs(value) < 10.0**PRECISION:
-        for unit, factor in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi)):
+        for factor in UNITS:
+            unit = float(factor)
             q = Fraction(value / unit).limit_denominator(MAX_DENOMINATOR)
             if q != 0 and abs(float(q) * unit - value) <= tol * abs(value):
                 return sympy.Rational(q.numerator, q.denominator) * factor

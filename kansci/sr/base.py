@@ -231,7 +231,7 @@ def clean(
 
     ``log(exp(u))`` becomes ``u`` first (formulas are real-valued here).
     Constants within relative ``10**-precision`` of a simple number (an integer,
-    ``p/q`` or ``p/q * pi``) become that number and constants below
+    ``p/q`` times ``pi``, ``1/pi``, ...) become that number and constants below
     ``10**-precision`` become 0, exactly as :func:`kansci.symbolic.snap_constants`
     decides; every other constant keeps its full value (round for display with
     ``snap_constants``). With data, additive terms whose RMS on ``x`` is below

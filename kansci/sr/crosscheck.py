@@ -7,7 +7,7 @@ For a pair of formulas :func:`compare` asks two questions:
   numbers evaluated; constants that differ relatively by less than
   ``CONSTANT_SLACK * 10**-precision`` are taken to be the same constant; then
   both are tidied with :func:`kansci.symbolic.tidy` (constants within relative
-  ``10**-precision`` of an integer, ``p/q`` or ``p/q * pi`` become that number,
+  ``10**-precision`` of an integer, ``p/q`` or ``p/q`` times pi, 1/pi, ... become that number,
   constants below ``10**-precision`` in magnitude become 0, removing their term)
   and sympy must simplify the difference to 0.
 - **numeric**: their relative RMSE on held-out points (RMSE of the difference

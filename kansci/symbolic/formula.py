@@ -23,7 +23,12 @@ from kansci.core.model import KAN
 __all__ = ["evaluate", "formula", "latex", "snap_constants", "symbols", "tidy"]
 
 MAX_DENOMINATOR = 12
-"""Constants snap to p/q and p/q * pi with q up to this (when within the precision)."""
+"""Constants snap to p/q times a :data:`UNITS` number with q up to this (when within the precision)."""
+
+_ROOT_2PI = sympy.sqrt(2 * sympy.pi)
+UNITS: tuple[sympy.Expr, ...] = (sympy.Integer(1), sympy.pi, 1 / sympy.pi, _ROOT_2PI, 1 / _ROOT_2PI)
+"""What snapped constants are rational multiples of, tried in this order: 1, pi, 1/pi (``1/(4 pi)``),
+sqrt(2 pi) and 1/sqrt(2 pi) (a normal distribution's normalization)."""
 
 
 def symbols(model: KAN, names: Sequence[str] | None = None) -> list[sympy.Symbol]:
@@ -181,7 +186,8 @@ def snap_constants(expr: sympy.Expr, precision: int = 4) -> sympy.Expr:
 
     A float below ``10**precision`` in magnitude and within relative
     ``10**-precision`` of a simple number becomes that number: an integer,
-    ``p/q`` or ``p/q * pi`` with ``q <= MAX_DENOMINATOR``.
+    ``p/q`` times one of :data:`UNITS` (``pi``, ``1/pi``, ``sqrt(2 pi)``, ...)
+    with ``q <= MAX_DENOMINATOR``.
     Others are rounded to ``precision`` significant digits. A float below
     ``10**-precision`` in magnitude becomes 0, which removes the additive term
     it multiplies.
@@ -241,7 +247,8 @@ def _snap(value: float, precision: int) -> sympy.Expr:
         return sympy.Integer(0)
     if abs(value) >= 10.0**precision:  # a large constant: its digits beyond the precision mean nothing
         return sympy.Float(float(f"{value:.{precision}g}"), precision)
-    for unit, symbol in ((1.0, sympy.Integer(1)), (math.pi, sympy.pi)):
+    for symbol in UNITS:
+        unit = float(symbol)
         ratio = Fraction(value / unit).limit_denominator(MAX_DENOMINATOR)
         if ratio != 0 and abs(float(ratio) * unit - value) <= tol * abs(value):
             return sympy.Rational(ratio.numerator, ratio.denominator) * symbol

@@ -134,9 +134,9 @@ def test_pysr_recovers_a_product():  # pragma: no cover - needs Julia
 
 
 def test_clean_snaps_simple_constants_and_keeps_others():
-    raw = sympy.Float(0.50001) * X**2 + sympy.Float(3.1415927) * Y + sympy.Float(0.398942) * X + sympy.Float(2e-6)
+    raw = sympy.Float(0.50001) * X**2 + sympy.Float(3.1415927) * Y + sympy.Float(0.412345) * X + sympy.Float(2e-6)
     out = clean(raw, precision=4)
-    assert out == X**2 / 2 + sympy.pi * Y + sympy.Float(0.398942) * X  # 0.398942 is no simple number: kept whole
+    assert out == X**2 / 2 + sympy.pi * Y + sympy.Float(0.412345) * X  # 0.412345 is no simple number: kept whole
 
 
 def test_clean_drops_terms_negligible_on_the_data():

@@ -57,6 +57,10 @@ def test_snap_constants_to_simple_numbers_and_digits():
     expected = sympy.pi * X + Y / 3 + sympy.Float(2.718, 4) + sympy.Float(123500.0, 4) * Y**2
     assert sympy.simplify(snapped - expected) == 0
     assert snap_constants(sympy.Float(-1.50004) * X, 4) == -sympy.Rational(3, 2) * X
+    # physics' other simple numbers: 1/(4 pi) and a normal distribution's 1/sqrt(2 pi)
+    assert snap_constants(sympy.Float(0.0795775) * X, 4) == X / (4 * sympy.pi)
+    assert snap_constants(sympy.Float(0.3989423) * X, 4) == X / sympy.sqrt(2 * sympy.pi)
+    assert snap_constants(sympy.Float(0.412345) * X, 4) == sympy.Float(0.4123, 4) * X
     with pytest.raises(ValueError, match="precision"):
         snap_constants(expr, 0)
 
