@@ -9,13 +9,14 @@ fits the validation part snaps every edge to a library function
 (:func:`~kansci.symbolic.auto_symbolic`; where the first snap does not
 survive retraining, once more with fit quality ranked before simplicity),
 retrains the affine constants and reads the formula
-(:func:`~kansci.symbolic.formula`, constants snapped). Where one or two edges
-fit no library function well, a symbolic-regression engine fits those edges'
-one-variable functions instead (:mod:`kansci.symbolic.edge_engine`). The
-first formula that matches the validation part within ``tolerance`` is the
-answer; if none does, the one with the smallest validation error. Selection
-never looks at the dataset's test split, which is only reported. Every step
-is deterministic, so the same call gives the same formula in any process;
+(:func:`~kansci.symbolic.formula`, constants snapped). When no shape gives a
+verified formula so, a symbolic-regression engine fits the one-variable
+functions of the edges no library function fits well (one or two per shape, on
+the best-fitting shapes; :mod:`kansci.symbolic.edge_engine`). The first
+formula that matches the validation part within ``tolerance`` is the answer;
+if none does, the one with the smallest validation error. Selection never
+looks at the dataset's test split, which is only reported. Every step is
+deterministic, so the same call gives the same formula in any process;
 with ``checkpoint`` an interrupted call resumes after its last finished shape.
 
 Multiplication nodes (KAN 2.0, Liu et al. 2024, arXiv 2408.10205) make
@@ -30,7 +31,8 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +92,9 @@ ENGINE_MAX_EDGES = 2
 
 ENGINE_GENERATIONS = 20
 """The engine's default budget per edge, in generations (iterations), with a cap of 120 s a normal run never reaches."""
+
+ENGINE_SHAPES = 2
+"""When no library formula is verified, the engine tries the edges of this many shapes that fit, best fit first."""
 
 SURROGATE = (None, 5, 1)
 """The KAN (n inputs, 5 hidden nodes) whose gradients and Hessians give the separability tree: it fits the
@@ -293,10 +298,11 @@ def discover(
     lib : optional
         Candidate functions for the edges, as for :func:`~kansci.symbolic.auto_symbolic`.
     engine : kansci.sr.Engine, engine name, "auto" or None
-        With an engine (e.g. ``"operon"`` or ``kansci.sr.get_engine("operon")``), a shape
-        whose formula misses is snapped once more with the engine on every
-        edge no library function fits well (:func:`~kansci.symbolic.edge_engine.engine_edge`):
-        a search over one variable, not over the data. ``"auto"`` (default)
+        With an engine (e.g. ``"operon"`` or ``kansci.sr.get_engine("operon")``), when no
+        shape's library formula is verified, the :data:`ENGINE_SHAPES` best-fitting shapes
+        are snapped once more with the engine on every edge no library function fits well
+        (:func:`~kansci.symbolic.edge_engine.engine_edge`): a search over one variable, not
+        over the data. ``"auto"`` (default)
         uses pyoperon when it is installed (``pip install kansci[sr]``), else
         no engine; None never uses one.
     checkpoint : path, optional
@@ -349,13 +355,20 @@ def discover(
             shapes = [suggested] + [s for s in shapes if s != suggested]
         log.info("structure tree %s: trying %s first", tree.format(names) if tree else None, shapes[0])
     shapes = list(shapes)
+    fitted: list[tuple[Trial, KAN]] = []  # shapes that fit, with their numeric models, for the engine
+    done = False
     for index, shape in enumerate(tqdm(shapes, desc="discover", unit="shape", disable=_hidden(progress))):
-        for trial, model in _checkpointed(checkpoint, index, shape, search.run):
-            trials.append(trial)
-            log.info("shape %s: fit %.1e, formula %s (error %.1e) %s", shape, trial.fit_error, trial.expression,
-                     trial.formula_error, trial.note)  # fmt: skip
-            if trial.expression is not None and (best is None or trial.formula_error < best[0]):
-                best = (trial.formula_error, trial.expression, model)
+        results, numeric = _checkpointed(checkpoint, f"shape-{index}", shape, partial(search.run, shape))
+        if numeric is not None:
+            fitted.append((results[0][0], numeric))
+        best = _note(results, trials, best)
+        if done := best is not None and best[0] <= tolerance:
+            break
+    # the engine only where no library formula did: on the best-fitting shapes' poorly fitting edges
+    for trial, numeric in sorted(fitted, key=lambda f: f[0].fit_error)[:ENGINE_SHAPES] if engine and not done else ():
+        run = partial(search.engine_run, trial, numeric)
+        results, _ = _checkpointed(checkpoint, f"engine-{shapes.index(trial.shape)}", trial.shape, run)
+        best = _note(results, trials, best)
         if best is not None and best[0] <= tolerance:
             break
     if best is None:
@@ -368,22 +381,33 @@ def discover(
 # --- internals ----------------------------------------------------------------------
 
 
-def _checkpointed(folder, index: int, shape: Shape, run) -> list[tuple[Trial, KAN | None]]:
-    """``run(shape)``, kept in ``folder`` (if given) as ``shape-<index>.pt``, or read from there when kept."""
+def _note(results: list[tuple[Trial, KAN | None]], trials: list[Trial], best):
+    """Add ``results`` to ``trials``; the better of ``best`` and their formulas as (error, expression, model)."""
+    for trial, model in results:
+        trials.append(trial)
+        log.info("shape %s: fit %.1e, formula %s (error %.1e) %s", trial.shape, trial.fit_error, trial.expression,
+                 trial.formula_error, trial.note)  # fmt: skip
+        if trial.expression is not None and (best is None or trial.formula_error < best[0]):
+            best = (trial.formula_error, trial.expression, model)
+    return best
+
+
+def _checkpointed(folder, name: str, shape: Shape, run) -> tuple[list[tuple[Trial, KAN | None]], KAN | None]:
+    """``run()`` (results and a numeric model), kept in ``folder`` (if given) as ``<name>.pt``, or read from there."""
     if folder is None:
-        return run(shape)
-    path = Path(folder) / f"shape-{index}.pt"
+        return run()
+    path = Path(folder) / f"{name}.pt"
     if path.exists():
         kept = torch.load(path, weights_only=False)
         if kept["shape"] == shape:
             for expr in kept["functions"].values():  # the engine's edge functions, registered again
                 register_expression(expr)
-            return kept["results"]
-    results = run(shape)
+            return kept["results"], kept["numeric"]
+    results, numeric = run()
     functions = {k: v for _, model in results if model is not None for k, v in engine_functions(model).items()}
     Path(folder).mkdir(parents=True, exist_ok=True)
-    write_atomic({"shape": shape, "functions": functions, "results": results}, path)
-    return results
+    write_atomic({"shape": shape, "functions": functions, "results": results, "numeric": numeric}, path)
+    return results, numeric
 
 
 def _engine(engine):
@@ -443,8 +467,8 @@ class _Search:
     engine: object
     budget: object
 
-    def run(self, shape: Shape) -> list[tuple[Trial, KAN | None]]:
-        """Fit ``shape`` over the seeds, snap the best fit and read its formula; then with the engine, if it missed."""
+    def run(self, shape: Shape) -> tuple[list[tuple[Trial, KAN | None]], KAN | None]:
+        """Fit ``shape`` over the seeds, snap the best fit and read its formula; and the fitted model if it fits."""
         started = time.perf_counter()
         spread = float(self.fitting.train_label.std()) or 1.0
         fits = []
@@ -459,7 +483,7 @@ class _Search:
         if not relative <= self.fit_tolerance:
             note = f"spline fit {relative:.1e} > {self.fit_tolerance:.0e}"
             trial = Trial(shape, relative, seed, seconds=time.perf_counter() - started, note=note, warmup=warmup)
-            return [(trial, None)]
+            return [(trial, None)], None
         best: tuple[float, sympy.Expr | None, KAN | None, str] | None = None
         for options in SNAP_ATTEMPTS:
             outcome = self.read(self.snapped(model, options))
@@ -467,18 +491,20 @@ class _Search:
             if best[0] <= self.tolerance:
                 break
         seconds = time.perf_counter() - started
-        out = [(Trial(shape, relative, seed, best[1], best[0], seconds, best[3], warmup=warmup), best[2])]
-        if self.engine is not None and best[0] > self.tolerance:
-            started = time.perf_counter()
-            snapped, n_edges = self.with_engine(model)
-            if isinstance(snapped, str) and not n_edges:  # no edge for the engine to take: nothing new to report
-                return out
-            err, expression, snapped, note = self.read(snapped)
-            note = f"engine on {n_edges} edge(s)" + (f"; {note}" if note else "")
-            seconds = time.perf_counter() - started
-            trial = Trial(shape, relative, seed, expression, err, seconds, note, n_edges, warmup=warmup)
-            out.append((trial, snapped))
-        return out
+        return [(Trial(shape, relative, seed, best[1], best[0], seconds, best[3], warmup=warmup), best[2])], model
+
+    def engine_run(self, library: Trial, model: KAN) -> tuple[list[tuple[Trial, KAN | None]], None]:
+        """The fitted ``model`` of ``library``'s shape snapped with the engine on its poorly fitting edges."""
+        started = time.perf_counter()
+        snapped, n_edges = self.with_engine(model)
+        if isinstance(snapped, str) and not n_edges:  # no edge for the engine to take: nothing new to report
+            return [], None
+        err, expression, snapped, note = self.read(snapped)
+        note = f"engine on {n_edges} edge(s)" + (f"; {note}" if note else "")
+        seconds = time.perf_counter() - started
+        trial = replace(library, expression=expression, formula_error=err, seconds=seconds, note=note)
+        trial = replace(trial, engine_edges=n_edges)
+        return [(trial, snapped)], None
 
     def snapped(self, model: KAN, options: dict) -> KAN | str:
         """A copy of ``model`` with every edge snapped and the constants retrained, or why not."""
