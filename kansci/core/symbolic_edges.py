@@ -151,7 +151,7 @@ class SymbolicEdges(nn.Module):
         mask : Tensor, shape (in_features, out_features)
             The layer's edge mask; a masked symbolic edge contributes zero.
         derivatives : int
-            Also return the first (1) or first and second (2) derivatives.
+            Also return the derivatives of orders 1 to ``derivatives``.
 
         Returns
         -------
@@ -165,9 +165,8 @@ class SymbolicEdges(nn.Module):
             z = torch.stack([self._functions[r].safe(u[:, r]) for r in range(len(self))], dim=1)
             return [(c * z + d) * on]
         parts = _derivatives(self._functions, u, derivatives)
-        scale = [c * on, c * a * on, c * a * a * on]
-        out = [parts[0] * scale[0] + d * on]
-        return out + [parts[n] * scale[n] for n in range(1, derivatives + 1)]
+        out = [parts[0] * c * on + d * on]
+        return out + [parts[n] * c * a**n * on for n in range(1, derivatives + 1)]
 
     def summed(self, terms: Tensor) -> Tensor:
         """Per-edge terms summed into the outputs, shape (batch, out_features)."""

@@ -1,5 +1,6 @@
 """Physics-informed training: problems, collocation, exact KAN derivatives, the solver."""
 
+from kansci.pde.multiindex import directional_jets, partials
 from kansci.pde.operators import divergence, gradient, laplacian, partial, second_partial
 from kansci.pde.problems import (
     Problem,
@@ -29,6 +30,7 @@ __all__ = [
     "SolveResult",
     "boundary_points",
     "derivatives",
+    "directional_jets",
     "divergence",
     "errors",
     "gradient",
@@ -37,6 +39,7 @@ __all__ = [
     "jet",
     "laplacian",
     "partial",
+    "partials",
     "poisson_paper",
     "poisson_sine",
     "second_partial",
