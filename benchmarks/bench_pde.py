@@ -48,6 +48,14 @@ numbers from this one run; nothing is asserted):
    The error checks are excluded from the times; solve's own work between
    stages (refining the grid, its stage-end errors) is not.
 
+5. Every derivative of order 4 (u_xxxx, u_xxxy, u_xxyy, u_xyyy, u_yyyy) of KAN
+   [2,10,10,1] (G = 5) at the 10,000 interior points, forward and backward to
+   the parameters, by ``kansci.pde.multiindex.partials`` (exact jets along 8
+   directions, polarization) against nested autograd on the same model (one
+   backward per order, lower orders shared), taking turns (median), with the
+   largest difference relative to the largest derivative. ``--multiindex`` runs
+   this part alone.
+
 pykan is optional: run this script from a scratch environment that has
 ``pip install pykan==0.2.8`` with PYTHONPATH pointing at this repository.
 """
@@ -67,6 +75,7 @@ from kansci.core.lbfgs import LBFGS
 from kansci.core.least_squares import fitted_parameters
 from kansci.core.lm import LevenbergMarquardt
 from kansci.pde import HardDirichlet, boundary_points, derivatives, errors, interior_points, poisson_paper, solve
+from kansci.pde.multiindex import _autograd_partials, partials
 from kansci.pde.residuals import PDEResiduals, conditions
 
 ALPHA = 0.01
@@ -329,15 +338,53 @@ def lm_time_to_accuracy(targets: tuple[float, ...] = (1e-3, 1e-5)) -> dict:
     return {"reached": reached, "error": spent["error"], "total": spent["train"], "grid": stage.grid}
 
 
+def multiindex_timings(quick: bool) -> None:
+    dtype = torch.float64
+    x = interior_points(poisson_paper(), N_INTERIOR, "sobol", seed=0, dtype=dtype)
+    model = KAN([2, 10, 10, 1], grid=5, seed=0, dtype=dtype)
+    wanted = [(4 - j, j) for j in range(5)]
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step(compute):
+        def run():
+            values = compute(model, x, wanted)
+            total = sum(v.square().sum() for v in values.values())
+            torch.autograd.grad(total, params, allow_unused=True)
+
+        return run
+
+    reps = Repeats(warmup=1, min_reps=3 if quick else 5, max_reps=5 if quick else 10, budget_s=10 if quick else 30)
+    steps = {"exact": (step(_exact_partials), reps), "autograd": (step(_autograd_partials), reps)}
+    got = {name: t for name, (t, _) in time_interleaved(steps, lambda: None).items()}
+    exact, reference = _exact_partials(model, x, wanted), _autograd_partials(model, x, wanted)
+    scale = max(float(reference[c].detach().abs().max()) for c in wanted)
+    worst = max(float((exact[c] - reference[c]).detach().abs().max()) for c in wanted) / scale
+    print(
+        f"\nAll five order-4 derivatives + backward, KAN [2,10,10,1] G=5, float64, {N_INTERIOR} points (median, "
+        "taking turns)"
+    )
+    print("| exact jets (s) | nested autograd (s) | autograd/exact | largest difference / largest derivative |")
+    print("|---|---|---|---|")
+    print(f"| {got['exact']:.2f} | {got['autograd']:.2f} | {got['autograd'] / got['exact']:.2f} | {worst:.1e} |")
+
+
+def _exact_partials(model, x, wanted):
+    return partials(model, x, wanted)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="loss, step and J^T J timings with fewer repeats; no time-to-accuracy runs"
     )
+    parser.add_argument("--multiindex", action="store_true", help="only the order-4 derivative timings (5.)")
     args = parser.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
     print(f"load average at start: {load:.2f}\n")
+    if args.multiindex:
+        multiindex_timings(args.quick)
+        return
     print(
         f"Loss + backward, KAN {NAME}, float64, {N_INTERIOR} Sobol interior + {N_BOUNDARY} boundary points "
         f"(soft boundary, alpha {ALPHA}); median, taking turns"
@@ -345,6 +392,7 @@ def main() -> None:
     loss_timings(args.quick)
     step_timings(args.quick)
     jacobian_timings(args.quick)
+    multiindex_timings(args.quick)
     if args.quick:
         return
     print(
