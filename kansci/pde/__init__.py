@@ -1,5 +1,6 @@
 """Physics-informed training: problems, collocation, exact KAN derivatives, the solver."""
 
+from kansci.pde.geometry import Ball, Box, Geometry, Interval, Polygon, SpaceTime, annulus, l_shape
 from kansci.pde.multiindex import directional_jets, partials
 from kansci.pde.operators import divergence, gradient, laplacian, partial, second_partial
 from kansci.pde.problems import (
@@ -17,17 +18,24 @@ from kansci.pde.solver import HardDirichlet, SolveResult, Stage, derivatives, er
 from kansci.pde.taylor import Jet, jet
 
 __all__ = [
+    "Ball",
+    "Box",
+    "Geometry",
     "HardDirichlet",
+    "Interval",
     "Jet",
     "Stage",
     "allen_cahn",
+    "annulus",
     "burgers",
     "heat",
     "initial_points",
     "inverse_poisson",
     "outward_normals",
+    "Polygon",
     "Problem",
     "SolveResult",
+    "SpaceTime",
     "boundary_points",
     "derivatives",
     "directional_jets",
@@ -37,6 +45,7 @@ __all__ = [
     "helmholtz",
     "interior_points",
     "jet",
+    "l_shape",
     "laplacian",
     "partial",
     "partials",
