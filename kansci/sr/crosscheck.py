@@ -9,7 +9,9 @@ For a pair of formulas :func:`compare` asks two questions:
   both are tidied with :func:`kansci.symbolic.tidy` (constants within relative
   ``10**-precision`` of an integer, ``p/q`` or ``p/q`` times pi, 1/pi, ... become that number,
   constants below ``10**-precision`` in magnitude become 0, removing their term)
-  and sympy must simplify the difference to 0.
+  and sympy must simplify the difference to 0 (two formulas that take different
+  values at sample points are told apart by those first: sympy can take an hour
+  to simplify a difference of trigonometric products).
 - **numeric**: their relative RMSE on held-out points (RMSE of the difference
   over the RMS of the held-out targets) against :data:`NUMERIC_AGREEMENT`.
 
@@ -110,8 +112,34 @@ def symbolically_equal(a: sympy.Expr, b: sympy.Expr, precision: int = 4) -> bool
     """
     a, b = (_numbers_as_floats(e) for e in (a, b))
     b = b.xreplace(_matching_constants(b, a, CONSTANT_SLACK * 10.0**-precision))
-    difference = sympy.expand(tidy(a, precision) - tidy(b, precision))
-    return difference == 0 or sympy.simplify(difference) == 0
+    a, b = tidy(a, precision), tidy(b, precision)
+    difference = sympy.expand(a - b)
+    if difference == 0:
+        return True
+    if _differ_at_sample_points(a, b):  # sympy.simplify can spend an hour on products of cosines: numbers decide
+        return False
+    return sympy.simplify(difference) == 0
+
+
+SAMPLE_POINTS = 16
+"""Points at which :func:`symbolically_equal` compares two formulas before asking sympy (each variable uniform in
+[0.25, 1.75], seed 0): formulas that differ there by more than :data:`SAMPLE_TOLERANCE` are not equal."""
+
+SAMPLE_TOLERANCE = 1e-8
+"""Relative difference at a sample point that tells two tidied formulas apart (equal ones differ by round-off)."""
+
+
+def _differ_at_sample_points(a: sympy.Expr, b: sympy.Expr) -> bool:
+    """Whether ``a`` and ``b`` take different values at some sample point where both are finite."""
+    variables = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    x = np.random.default_rng(0).uniform(0.25, 1.75, (SAMPLE_POINTS, max(len(variables), 1)))[:, : len(variables)]
+    try:
+        va, vb = (evaluate(e, variables, x) for e in (a, b))
+    except (TypeError, ValueError, NameError, ZeroDivisionError):  # a function numpy lacks: sympy decides
+        return False
+    finite = np.isfinite(va) & np.isfinite(vb)
+    scale = np.maximum(np.maximum(np.abs(va), np.abs(vb)), 1e-300)
+    return bool(np.any(np.abs(va - vb)[finite] > SAMPLE_TOLERANCE * scale[finite]))
 
 
 def compare(

@@ -202,3 +202,21 @@ def test_markdown_table():
     assert "at most 0.001" in table
     with pytest.raises(ValueError, match="one label per check"):
         markdown_table([good], ["a", "b"])
+
+
+def test_formulas_that_differ_at_sample_points_are_told_apart_before_sympy_simplifies():
+    """An engine's product of cosines against a*sinc^2 (Feynman III.9.52): sympy's trigsimp ran for over an hour
+    on such a difference in the study; the sample points answer first."""
+    a, b, c = sympy.symbols("a b c", real=True)
+    engine = (
+        sympy.Float(0.4473)
+        * a
+        * sympy.cos(sympy.Float(0.2702) * b - sympy.Float(0.2711) * c)
+        * sympy.cos(sympy.Float(0.4568) * b - sympy.Float(0.4553) * c)
+        + sympy.Float(0.5525) * a * sympy.cos(sympy.Float(0.2702) * b - sympy.Float(0.2711) * c) ** 2
+    )
+    truth = a * sympy.sin(b / 2 - c / 2) ** 2 / (b / 2 - c / 2) ** 2
+    assert not symbolically_equal(engine, truth)
+    # equal formulas still pass, whatever their form
+    assert symbolically_equal(sympy.sin(a) ** 2 + sympy.cos(a) ** 2, sympy.Integer(1))
+    assert symbolically_equal(sympy.Float(2.0) * sympy.sin(a) * sympy.cos(a), sympy.sin(2 * a))
