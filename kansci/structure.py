@@ -37,6 +37,7 @@ __all__ = [
     "SYMMETRIES",
     "Tree",
     "additive_separability",
+    "invariant_shape",
     "multiplicative_separability",
     "plot_tree",
     "structure_tree",
@@ -545,7 +546,26 @@ def suggested_shape(tree: Tree):
     middle = (len(sums), len(products)) if products else len(sums)
     out = (0, 1) if root_product else 1
     edges = (tuple(sorted(first)), tuple(sorted(second)))
-    return Shape((n, middle, out), arity, edges, tuple(sorted(identity)))
+    return Shape((n, middle, out), arity, edges, tuple((*e, "x", 1.0) for e in sorted(identity)))
+
+
+def invariant_shape(kind: str):
+    """The shape of ``f(x, y) = g(u)`` for an invariant of :data:`SYMMETRIES` (a :class:`kansci.symbolic.Shape`).
+
+    ``u`` is computed exactly by fixed edges, so only ``g`` is learned: ``x - y`` and ``x + y`` are
+    ``[2, 1, 1]`` with edges ``x`` and ``-y`` (or ``y``); ``x * y`` and ``x / y`` are ``[2, [0, 1], 1]``
+    with factors ``x`` and ``y`` (or ``1/y``). :func:`kansci.discover` tries it when
+    :func:`symmetry` holds on a surrogate of two-variable data (``1/(1 + x y)``, ``asin(x / y)``).
+    """
+    from kansci.symbolic.discover import Shape
+
+    if kind not in SYMMETRIES:
+        raise ValueError(f"kind must be one of {SYMMETRIES}, got {kind!r}")
+    if kind in ("difference", "sum"):
+        sign = -1.0 if kind == "difference" else 1.0
+        return Shape((2, 1, 1), 2, (((0, 0), (1, 0)), ((0, 0),)), ((0, 0, 0, "x", 1.0), (0, 1, 0, "x", sign)))
+    second = "1/x" if kind == "ratio" else "x"
+    return Shape((2, (0, 1), 1), 2, (((0, 0), (1, 1)), ((0, 0),)), ((0, 0, 0, "x", 1.0), (0, 1, 1, second, 1.0)))
 
 
 def _passes_through(block: Tree, root_product: bool) -> bool:

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from kansci.structure import (
     Tree,
     additive_separability,
+    invariant_shape,
     multiplicative_separability,
     plot_tree,
     structure_tree,
@@ -214,3 +215,27 @@ def test_suggested_edges_follow_the_groups():
     assert model.layers[1].mask.tolist() == [[1, 0], [0, 1]]
     fitted = suggested_shape(structure_tree(lambda x: x[:, 2] * torch.sqrt(x[:, 0] ** 2 + x[:, 1] ** 2), samples(3)))
     assert fitted.edges == (((0, 0), (1, 0), (2, 1)), ((0, 0), (1, 1)))
+
+
+@pytest.mark.parametrize(
+    ("kind", "f"),
+    [
+        ("difference", lambda x: torch.sin(x[:, 0] - x[:, 1])),
+        ("sum", lambda x: torch.exp(x[:, 0] + x[:, 1])),
+        ("product", lambda x: 1 / (1 + x[:, 0] * x[:, 1])),
+        ("ratio", lambda x: torch.asin(x[:, 0] / (5 * x[:, 1]))),
+    ],
+)
+def test_invariant_shapes_compute_the_invariant_exactly(kind, f):
+    """With the last edge fixed to the identity too, the KAN of an invariant's shape computes the invariant itself."""
+    from kansci.symbolic import fix_symbolic
+
+    x = samples(2)
+    assert symmetry(f, x, 0, 1)[kind] < EXACT
+    model = invariant_shape(kind).build(grid=5, seed=0)
+    fix_symbolic(model, 1, 0, 0, "x", params=(1.0, 0.0, 1.0, 0.0))
+    u = {"difference": x[:, 0] - x[:, 1], "sum": x[:, 0] + x[:, 1], "product": x[:, 0] * x[:, 1]}
+    u["ratio"] = x[:, 0] / x[:, 1]
+    assert torch.allclose(model(x)[:, 0], u[kind], atol=1e-12)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        invariant_shape("power")

@@ -45,7 +45,7 @@ from kansci.core.io import write_atomic
 from kansci.core.model import KAN
 from kansci.core.train import fit
 from kansci.datasets.base import Dataset
-from kansci.structure import Tree, structure_tree, suggested_shape
+from kansci.structure import Tree, invariant_shape, structure_tree, suggested_shape, symmetry
 from kansci.symbolic.edge_engine import engine_edge, engine_functions, register_expression
 from kansci.symbolic.formula import evaluate, formula, snap_constants
 from kansci.symbolic.snap import _hidden, auto_symbolic, fix_symbolic, unfix
@@ -107,6 +107,9 @@ error makes exact scores of 1e-3 noisy."""
 TREE_SAMPLES = 200
 """Training rows the structure tests read (each costs a Hessian)."""
 
+LAYER_MISS = "an edge of layer {} fits no library function"
+"""Why a snap gave no formula: an edge no candidate fits to ``auto_symbolic``'s R^2 threshold."""
+
 SNAP_ATTEMPTS = ({}, {"r2_tolerance": 1.0, "weight_simple": 0.5})
 """auto_symbolic settings tried in turn: the default ranking, then fit quality before simplicity."""
 
@@ -117,16 +120,18 @@ class Shape:
 
     ``edges``, if given, lists per layer the ``(input, output)`` edges that are active (outputs
     counted in subnodes, see :mod:`kansci.core.mult`); every other edge is masked from the start.
-    ``identity`` lists ``(layer, input, output)`` edges fixed to the identity from the start: one of
-    two edges in a row with nothing else joining them, whose pair of functions is otherwise only known
-    up to a composition (``psi(phi(n))`` = n, fitted, may read as ``tan(0.74 sin(1.2 n + 2.5))``).
-    :func:`kansci.structure.suggested_shape` writes both from a separability tree.
+    ``fixed`` lists ``(layer, input, output, function, scale)`` edges fixed to ``scale * function(x)``
+    from the start (a library name: ``"x"``, ``"1/x"``): one of two edges in a row with nothing else
+    joining them, whose pair of functions is otherwise only known up to a composition (``psi(phi(n))``
+    = n, fitted, may read as ``tan(0.74 sin(1.2 n + 2.5))``), or the inner functions of an invariant
+    (``x - y``, ``x / y``). :func:`kansci.structure.suggested_shape` and
+    :func:`kansci.structure.invariant_shape` write them.
     """
 
     width: tuple
     arity: int = 2
     edges: tuple[tuple[tuple[int, int], ...], ...] | None = None
-    identity: tuple[tuple[int, int, int], ...] = ()
+    fixed: tuple[tuple[int, int, int, str, float], ...] = ()
 
     def __str__(self) -> str:
         text = str([list(w) if isinstance(w, tuple) else w for w in self.width]).replace(" ", "")
@@ -134,7 +139,7 @@ class Shape:
         return text if self.edges is None else f"{text} masked"
 
     def build(self, grid: int, seed: int) -> KAN:
-        """A float64 KAN of this shape with only :attr:`edges` active and :attr:`identity` fixed."""
+        """A float64 KAN of this shape with only :attr:`edges` active and :attr:`fixed` fixed."""
         model = KAN(list(self.width), grid=grid, seed=seed, dtype=torch.float64, mult_arity=self.arity)
         if self.edges is not None:
             if len(self.edges) != model.depth:
@@ -145,8 +150,8 @@ class Shape:
                     for i, o in active:
                         keep[i, o] = 1.0
                     layer.mask.mul_(keep)
-        for layer, i, o in self.identity:
-            fix_symbolic(model, layer, i, o, "x", params=(1.0, 0.0, 1.0, 0.0))
+        for layer, i, o, function, scale in self.fixed:
+            fix_symbolic(model, layer, i, o, function, params=(1.0, 0.0, scale, 0.0))
         return model
 
 
@@ -348,12 +353,21 @@ def discover(
     best: tuple[float, sympy.Expr, KAN] | None = None
     tree = None
     if shapes is None:
-        tree = _surrogate_tree(fitting, grids, steps) if data.n_inputs > 2 else None
         shapes = candidate_shapes(data.n_inputs)
-        suggested = suggested_shape(tree) if tree is not None else None
-        if suggested is not None:  # the tree's shape first
-            shapes = [suggested] + [s for s in shapes if s != suggested]
-        log.info("structure tree %s: trying %s first", tree.format(names) if tree else None, shapes[0])
+        surrogate = _surrogate(fitting, grids, steps) if data.n_inputs > 1 else None
+        sample = fitting.train_input[:TREE_SAMPLES]
+        if surrogate is not None and data.n_inputs > 2:
+            tree = _tested(structure_tree, surrogate, sample, TREE_TOLERANCE)
+            suggested = suggested_shape(tree) if tree is not None else None
+            if suggested is not None:  # the tree's shape first
+                shapes = [suggested] + [s for s in shapes if s != suggested]
+            log.info("structure tree %s: trying %s first", tree.format(names) if tree else None, shapes[0])
+        elif surrogate is not None:  # two inputs: a function of x*y, x/y, x-y or x+y after the separable shapes
+            scores = _tested(symmetry, surrogate, sample, 0, 1) or {}
+            held_by = sorted((score, kind) for kind, score in scores.items() if score < TREE_TOLERANCE)
+            if held_by:
+                shapes.insert(2, invariant_shape(held_by[0][1]))
+                log.info("a function of the %s of the inputs (score %.1e)", held_by[0][1], held_by[0][0])
     shapes = list(shapes)
     fitted: list[tuple[Trial, KAN]] = []  # shapes that fit, with their numeric models, for the engine
     done = False
@@ -425,16 +439,19 @@ def _engine(engine):
         return None
 
 
-def _surrogate_tree(fitting: Dataset, grids: Sequence[int], steps: int) -> Tree | None:
-    """The separability tree of a :data:`SURROGATE` KAN fitted to the data (None if the fit or the tests fail)."""
+def _surrogate(fitting: Dataset, grids: Sequence[int], steps: int):
+    """A :data:`SURROGATE` KAN fitted to the data, as a function (batch, n) -> (batch,); None if the fit fails."""
     shape = Shape((fitting.n_inputs, *SURROGATE[1:]))
     error, model = _fitted(shape, (0, "lbfgs"), fitting, grids, steps, ABANDON * float(fitting.train_label.std()))
-    if not np.isfinite(error):
-        return None
+    return (lambda x: model(x)[:, 0]) if np.isfinite(error) else None
+
+
+def _tested(test, *args):
+    """``test(*args)`` of :mod:`kansci.structure`, or None where it cannot say (e.g. a constant surrogate)."""
     try:
-        return structure_tree(lambda x: model(x)[:, 0], fitting.train_input[:TREE_SAMPLES], TREE_TOLERANCE)
-    except ValueError as err:  # e.g. a surrogate that is constant on the samples
-        log.info("no structure tree: %s", err)
+        return test(*args)
+    except ValueError as err:
+        log.info("no structure test: %s", err)
         return None
 
 
@@ -488,7 +505,8 @@ class _Search:
         for options in SNAP_ATTEMPTS:
             outcome = self.read(self.snapped(model, options))
             best = outcome if best is None else min(best, outcome, key=_rank)
-            if best[0] <= self.tolerance:
+            # another ranking fits the first layer's edges to the same inputs: the edge that missed misses again
+            if best[0] <= self.tolerance or outcome[3] == LAYER_MISS.format(0):
                 break
         seconds = time.perf_counter() - started
         return [(Trial(shape, relative, seed, best[1], best[0], seconds, best[3], warmup=warmup), best[2])], model
@@ -508,10 +526,11 @@ class _Search:
 
     def snapped(self, model: KAN, options: dict) -> KAN | str:
         """A copy of ``model`` with every edge snapped and the constants retrained, or why not."""
-        snapped = copy.deepcopy(model)  # numeric but for a shape's identity edges, which stay
+        snapped = copy.deepcopy(model)  # numeric but for a shape's fixed edges, which stay
         choices = auto_symbolic(snapped, self.fitting, self.lib, progress=False, **options)
-        if not all(c.fixed for c in choices):
-            return "an edge fits no library function"
+        missed = [c.layer for c in choices if not c.fixed]
+        if missed:
+            return LAYER_MISS.format(missed[0])
         fit(snapped, self.fitting, steps=self.steps, opt="lm", update_grid=False, progress=False)
         return snapped
 
@@ -555,7 +574,7 @@ class _Search:
             # tidying expands the expression, which can take minutes on a large one: only a near miss is tidied
             note = f"raw formula off by {err:.1e}" if err > ROUGH * self.tolerance else "raw formula too large to tidy"
             return err, None, None, note
-        expression = formula(snapped, self.names, precision=self.precision)[0]
+        expression = _neater(formula(snapped, self.names, precision=self.precision)[0], self.precision)
         err = _formula_error(expression, self.names, *self.held)
         if err > self.tolerance:  # rounding after expanding can leave split fractions: combine them, then round
             combined = _as_one_fraction(raw, self.precision)
@@ -581,6 +600,15 @@ def _as_one_fraction(raw: sympy.Expr, precision: int) -> sympy.Expr | None:
         return sympy.cancel(top / bottom)
     except (sympy.PolynomialError, TypeError, ValueError, ZeroDivisionError):
         return None
+
+
+def _neater(expression: sympy.Expr, precision: int) -> sympy.Expr:
+    """``expression`` with common factors pulled out where that is shorter: ``11/(11*a*b + 11)`` is ``1/(a*b + 1)``."""
+    try:
+        neat = snap_constants(sympy.factor_terms(expression), precision)  # a float quotient 1.0 reads as 1 again
+    except (sympy.PolynomialError, TypeError, ValueError):
+        return expression
+    return neat if sympy.count_ops(neat) < sympy.count_ops(expression) else expression
 
 
 def _rank(outcome: tuple) -> tuple[bool, float]:

@@ -61,6 +61,17 @@ def test_the_structure_tree_puts_its_shape_first(one_thread):
     assert found.test_error < 1e-8
 
 
+def test_a_function_of_the_product_is_found_through_the_invariant(one_thread):
+    """1/(1 + x y) (Feynman I.27.6): no sum or product of single-variable functions; the surrogate's gradient is
+    parallel to that of x*y, so the third shape has factors x and y fixed and learns only 1/(1 + u)."""
+    data = _data(lambda x: 1 / (1 + x[:, :1] * x[:, 1:]), ranges=(0.5, 2.0), n=500)
+    found = discover(data, ["x", "y"], seeds=(0,), engine=None)
+    x, y = sympy.symbols("x y", real=True)
+    assert [str(t.shape) for t in found.trials][:3] == ["[2,1]", "[2,[0,1]]", "[2,[0,1],1] masked"]
+    assert found.verified and found.expression == 1 / (x * y + 1)
+    assert found.test_error < 1e-8
+
+
 @pytest.mark.slow  # two fresh processes: about a minute
 def test_same_formula_in_another_process():
     code = (
