@@ -57,8 +57,11 @@ NO_FORMULA = "no formula"
 OUTCOMES = ("consistent", "inconsistent", "both wrong", NO_FORMULA)
 """Outcomes of a cross-check against the truth (:func:`outcome`)."""
 
-PYKAN_REFERENCE = None
-"""pykan 0.2.8's MultKAN recipe on the same 27 equations (``benchmarks/bench_feynman_pykan.py``): (exact, of, date)."""
+PYKAN_REFERENCE = (2, 27, "2026-12-07")
+"""pykan 0.2.8's MultKAN recipe on the same 27 equations (``benchmarks/bench_feynman_pykan.py``): (exact, of, date).
+
+Measured on a 2-core VM, one thread, 600 s per equation (benchmarks/README.md has the table): II.2.42 and II.36.38
+exact; 9 equations ended in pykan exceptions and 2 at the time limit."""
 
 
 def configs(quick: bool, seed: int, equations: Sequence[str] | None, engine: str) -> list[dict[str, Any]]:
