@@ -10,7 +10,7 @@ fits the validation part snaps every edge to a library function
 survive retraining, once more with fit quality ranked before simplicity),
 retrains the affine constants and reads the formula
 (:func:`~kansci.symbolic.formula`, constants snapped). When no shape gives a
-verified formula so, a symbolic-regression engine fits the one-variable
+verified formula that way, a symbolic-regression engine fits the one-variable
 functions of the edges no library function fits well (one or two per shape, on
 the best-fitting shapes; :mod:`kansci.symbolic.edge_engine`). The first
 formula that matches the validation part within ``tolerance`` is the answer;
@@ -416,7 +416,7 @@ def _checkpointed(folder, name: str, shape: Shape, run) -> tuple[list[tuple[Tria
         if kept["shape"] == shape:
             for expr in kept["functions"].values():  # the engine's edge functions, registered again
                 register_expression(expr)
-            return kept["results"], kept["numeric"]
+            return kept["results"], kept.get("numeric")  # (a folder from before the engine waited: no models)
     results, numeric = run()
     functions = {k: v for _, model in results if model is not None for k, v in engine_functions(model).items()}
     Path(folder).mkdir(parents=True, exist_ok=True)
