@@ -1,5 +1,8 @@
 """Physics-informed training: problems, collocation, exact KAN derivatives, the solver."""
 
+from kansci.pde.conditions import BoundaryResidual, Data, Dirichlet, Initial, Neumann, Periodic, Robin
+from kansci.pde.directional_jacobian import directional_jacobian
+from kansci.pde.equation import Equation, Partials
 from kansci.pde.geometry import Ball, Box, Geometry, Interval, Polygon, SpaceTime, annulus, l_shape
 from kansci.pde.multiindex import directional_jets, partials
 from kansci.pde.operators import divergence, gradient, laplacian, partial, second_partial
@@ -19,6 +22,16 @@ from kansci.pde.taylor import Jet, jet
 
 __all__ = [
     "Ball",
+    "BoundaryResidual",
+    "Data",
+    "Dirichlet",
+    "Equation",
+    "Initial",
+    "Neumann",
+    "Partials",
+    "Periodic",
+    "Robin",
+    "directional_jacobian",
     "Box",
     "Geometry",
     "HardDirichlet",

@@ -74,6 +74,17 @@ class Geometry(ABC):
     def _boundary_candidates(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """About ``n`` points uniform on the boundary, with outward normals (both (m, dim), float64)."""
 
+    def smooth_distance(self, x: Tensor) -> Tensor:
+        """A smooth function (batch,), positive inside and zero on the boundary: the factor of exact Dirichlet values.
+
+        Boxes and balls have one, and differences and intersections of domains that have one
+        (a box with round holes); others raise ValueError.
+        """
+        raise ValueError(
+            f"{type(self).__name__} has no smooth distance function; impose its Dirichlet values as a penalty "
+            "(hard=False) or pass distance= (a smooth function of x, zero on the boundary, positive inside)"
+        )
+
     # --- shared ---------------------------------------------------------------------------------
 
     def scale(self) -> float:
@@ -175,6 +186,11 @@ class Box(Geometry):
     def bounds(self) -> tuple[Tensor, Tensor]:
         return self.lower, self.upper
 
+    def smooth_distance(self, x: Tensor) -> Tensor:
+        """prod_i (x_i - lo_i)(hi_i - x_i) / ((hi_i - lo_i) / 2)^2: 1 at the centre."""
+        lo, hi = self.lower.to(x), self.upper.to(x)
+        return ((x - lo) * (hi - x) / ((hi - lo) / 2) ** 2).prod(1)
+
     def _face_areas(self) -> Tensor:
         sides = self.upper - self.lower
         return torch.stack([sides[torch.arange(self.dim) != d].prod() for d in range(self.dim)])
@@ -222,6 +238,10 @@ class Ball(Geometry):
 
     def bounds(self) -> tuple[Tensor, Tensor]:
         return self.center - self.radius, self.center + self.radius
+
+    def smooth_distance(self, x: Tensor) -> Tensor:
+        """(r^2 - |x - c|^2) / r^2: 1 at the centre."""
+        return 1 - (x - self.center.to(x)).square().sum(1) / self.radius**2
 
     def boundary_measure(self) -> float:
         d = self.dim
@@ -299,6 +319,13 @@ class _SetOperation(Geometry):
         if self.kind == "intersection":
             return torch.maximum(da, db)
         return torch.maximum(da, -db)
+
+    def smooth_distance(self, x: Tensor) -> Tensor:
+        """The product of the operands' (b's negated for a difference); a union has none."""
+        if self.kind == "union":
+            return super().smooth_distance(x)
+        da, db = self.a.smooth_distance(x), self.b.smooth_distance(x)
+        return da * (db if self.kind == "intersection" else -db)
 
     def bounds(self) -> tuple[Tensor, Tensor]:
         (la, ua), (lb, ub) = self.a.bounds(), self.b.bounds()

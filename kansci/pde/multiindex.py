@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
 
 import torch
 from torch import Tensor, nn
@@ -31,7 +32,7 @@ from kansci.core.basis import local_bases
 from kansci.core.layer import KANLayer
 from kansci.core.model import KAN
 
-__all__ = ["MAX_ORDER", "directional_jets", "multi_index", "partials"]
+__all__ = ["MAX_ORDER", "DerivativePlan", "directional_jets", "module_directional_jets", "multi_index", "partials"]
 
 MAX_ORDER = 4
 """Highest derivative order :func:`partials` computes."""
@@ -222,33 +223,75 @@ def _leibniz(u: list[Tensor], v: list[Tensor], k: int) -> Tensor:
 def _polarization(counts: tuple[int, ...]) -> list[tuple[tuple[int, ...], float]]:
     """Directions (integer vectors) and weights with sum_w w D^k u[v] = d^|counts| u / dx^counts.
 
-    D^k u[e_i1, ..., e_ik] = 1/k! sum over nonempty subsets S of (-1)^(k-|S|) D^k u[sum_{j in S} e_ij];
-    subsets giving the same vector are merged.
+    D^k u[e_i1, ..., e_ik] = 1/k! sum over nonempty subsets S of (-1)^(k-|S|) D^k u[sum_{j in S} e_ij].
+    A vector ``c v`` (v with coprime entries) is ``v`` with weight times ``c^k`` (D^k u is k-homogeneous),
+    so pure derivatives take one direction and u_xxyy five; weights are summed exactly (fractions).
     """
     slots = [i for i, c in enumerate(counts) for _ in range(c)]
     k = len(slots)
-    merged: dict[tuple[int, ...], float] = {}
+    merged: dict[tuple[int, ...], Fraction] = {}
     for size in range(1, k + 1):
         for subset in itertools.combinations(range(k), size):
             vector = [0] * len(counts)
             for j in subset:
                 vector[slots[j]] += 1
-            key = tuple(vector)
-            merged[key] = merged.get(key, 0.0) + (-1) ** (k - size) / math.factorial(k)
-    return [(v, w) for v, w in merged.items() if w != 0.0]
+            common = math.gcd(*vector)
+            key = tuple(c // common for c in vector)
+            merged[key] = merged.get(key, Fraction(0)) + Fraction((-1) ** (k - size) * common**k, math.factorial(k))
+    return [(v, float(w)) for v, w in merged.items() if w != 0]
+
+
+class DerivativePlan:
+    """Which directional jets give a set of partial derivatives, and how to combine them.
+
+    Parameters
+    ----------
+    wanted : iterable of tuple of int
+        Multi-indices (counts per input), order 0 (the value) to :data:`MAX_ORDER`.
+    n_inputs : int
+
+    Attributes
+    ----------
+    order : int
+        The highest order wanted (0 when only values are).
+    directions : list of tuple of int
+        Integer direction vectors whose jets up to ``order`` are needed (none for order 0).
+    """
+
+    def __init__(self, wanted: Iterable[tuple[int, ...]], n_inputs: int) -> None:
+        self.wanted = sorted({tuple(int(c) for c in w) for w in wanted})
+        if any(len(w) != n_inputs or min(w, default=0) < 0 or sum(w) > MAX_ORDER for w in self.wanted):
+            raise ValueError(
+                f"multi-indices need {n_inputs} non-negative counts of order <= {MAX_ORDER}, got {self.wanted}"
+            )
+        self.n_inputs = n_inputs
+        self.order = max((sum(w) for w in self.wanted), default=0)
+        self._plans = {w: _polarization(w) for w in self.wanted if sum(w)}
+        self.directions = sorted({v for plan in self._plans.values() for v, _ in plan})
+        self._column = {v: j for j, v in enumerate(self.directions)}
+
+    def direction_tensor(self, like: Tensor) -> Tensor:
+        """The directions as a tensor (n_dir, n_inputs) of ``like``'s dtype and device."""
+        return torch.tensor(self.directions, dtype=like.dtype, device=like.device).reshape(-1, self.n_inputs)
+
+    def combine(self, jets: Sequence[Tensor]) -> dict[tuple[int, ...], Tensor]:
+        """Each wanted multi-index to (batch, n_out), from the jets along :attr:`directions`.
+
+        ``jets[0]`` is the value (batch, n_out), ``jets[k]`` the k-th derivatives (batch, n_dir, n_out).
+        """
+        out = {}
+        for w in self.wanted:
+            if not sum(w):
+                out[w] = jets[0]
+                continue
+            k = sum(w)
+            out[w] = sum(weight * jets[k][:, self._column[v]] for v, weight in self._plans[w])
+        return out
 
 
 def _kan_partials(model: KAN, x: Tensor, wanted: list[tuple[int, ...]]) -> dict[tuple[int, ...], Tensor]:
-    plans = {c: _polarization(c) for c in wanted}
-    directions = sorted({v for plan in plans.values() for v, _ in plan})
-    column = {v: j for j, v in enumerate(directions)}
-    order = max(sum(c) for c in wanted)
-    jets = directional_jets(model, x, torch.tensor(directions, dtype=x.dtype, device=x.device), order)
-    out = {}
-    for c, plan in plans.items():
-        k = sum(c)
-        out[c] = sum(w * jets[k][:, column[v]] for v, w in plan)
-    return out
+    plan = DerivativePlan(wanted, x.shape[1])
+    return plan.combine(directional_jets(model, x, plan.direction_tensor(x), plan.order))
 
 
 # --- any module -------------------------------------------------------------------------
@@ -276,3 +319,57 @@ def _autograd_partials(model: Callable, x: Tensor, wanted: list[tuple[int, ...]]
             return cache[key]
 
         return {c: torch.stack([derivative(o, c) for o in range(u.shape[1])], dim=1) for c in wanted}
+
+
+def module_directional_jets(model: nn.Module, x: Tensor, directions: Tensor, order: int) -> list[Tensor]:
+    """:func:`directional_jets` of any module: nested forward-mode ``torch.func.jvp``, or nested autograd.
+
+    The jets stay differentiable in the module's parameters. A module
+    ``torch.func`` cannot trace falls back to reverse mode, one backward per
+    order, direction and output.
+    """
+    if not 1 <= order <= MAX_ORDER:
+        raise ValueError(f"order must be 1 to {MAX_ORDER}, got {order}")
+    v = directions.to(x)
+    try:
+        return _forward_jets(model, x, v, order)
+    except (RuntimeError, NotImplementedError):
+        return _reverse_jets(model, x, v, order)
+
+
+def taylor_jets(f: Callable[[Tensor], Tensor], z: Tensor, tangent: Tensor, order: int) -> tuple[Tensor, ...]:
+    """``(f(z), D f(z)[v], ..., D^order f(z)[v])`` for the tangent v (shaped as z), by nested ``torch.func.jvp``."""
+    from torch.func import jvp
+
+    if order == 0:
+        return (f(z),)
+    lower, tangents = jvp(lambda w: taylor_jets(f, w, tangent, order - 1), (z,), (tangent,))
+    return (*lower, tangents[-1])
+
+
+def _forward_jets(model: nn.Module, x: Tensor, directions: Tensor, order: int) -> list[Tensor]:
+    from torch.func import vmap
+
+    from kansci.pde.module_jacobian import _quiet_jvp
+
+    with _quiet_jvp():
+        jets = vmap(lambda v: taylor_jets(model, x, v.expand_as(x), order))(directions)  # each (n_dir, batch, n_out)
+    return [jets[0][0]] + [t.transpose(0, 1) for t in jets[1:]]
+
+
+def _reverse_jets(model: nn.Module, x: Tensor, directions: Tensor, order: int) -> list[Tensor]:
+    xr = x.detach().requires_grad_()
+    with torch.enable_grad():
+        u = model(xr)
+        per_direction = []
+        for v in directions:
+            jets, current = [], u
+            for _ in range(order):
+                columns = []
+                for o in range(u.shape[1]):
+                    (g,) = torch.autograd.grad(current[:, o].sum(), xr, create_graph=True, allow_unused=True)
+                    columns.append(torch.zeros_like(current[:, o]) if g is None else g @ v)
+                current = torch.stack(columns, 1)
+                jets.append(current)
+            per_direction.append(jets)
+    return [u] + [torch.stack([d[k] for d in per_direction], 1) for k in range(order)]

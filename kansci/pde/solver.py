@@ -6,6 +6,7 @@ import dataclasses
 import math
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,10 @@ from kansci.core.checks import as_integer
 from kansci.core.io import read_checkpoint
 from kansci.core.model import KAN
 from kansci.core.train import Callback, History, fit
+from kansci.pde.conditions import equation_conditions
 from kansci.pde.derivatives import HardDirichlet, derivatives
+from kansci.pde.equation import Equation
+from kansci.pde.hard import Constrained, HardConstraint
 from kansci.pde.problems import Problem
 from kansci.pde.residuals import PDEResiduals, conditions
 from kansci.pde.sampling import Method, interior_points
@@ -82,11 +86,44 @@ class SolveResult:
     points: Tensor | None = None
 
 
-def _resample(problem: Problem, model: nn.Module, x: Tensor, count: int, seed: int) -> Tensor:
-    """x plus the ``count`` points of largest residual among a fresh random pool (RAR)."""
-    pool = interior_points(problem, max(10 * count, x.shape[0]), "random", seed=seed, dtype=x.dtype).to(x.device)
-    residual = problem.residual(pool, *derivatives(model, pool)).detach().abs()[:, 0]
+def _interior(problem: Problem | Equation, n: int, method: str, seed: int, dtype: torch.dtype) -> Tensor:
+    if isinstance(problem, Equation):
+        return problem.interior_points(n, method, seed=seed, dtype=dtype)
+    return interior_points(problem, n, method, seed=seed, dtype=dtype)
+
+
+def _resample(system: PDEResiduals, model: nn.Module, x: Tensor, count: int, seed: int) -> Tensor:
+    """x plus the ``count`` points of largest residual among a fresh random pool (RAR).
+
+    ``model`` is the network the system's rows take (inside any exact boundary factor).
+    """
+    problem = system.problem
+    pool = _interior(problem, max(10 * count, x.shape[0]), "random", seed, x.dtype).to(x.device)
+    if isinstance(problem, Equation):
+        residual = system.evaluate(model, 0, pool).detach().abs().amax(1)
+    else:
+        net = HardDirichlet(model, problem) if system.frames[0] is not None else model
+        residual = problem.residual(pool, *derivatives(net, pool)).detach().abs()[:, 0]
     return torch.cat([x, pool[residual.topk(count).indices]])
+
+
+def _check_spline_order(model: nn.Module, order: int) -> None:
+    """Warn when a KAN's splines have no derivative of the order a residual reads (k < order)."""
+    if isinstance(model, KAN) and model.config.k < order:
+        warnings.warn(
+            f"the residuals read derivatives of order {order}, but this KAN's splines (k = {model.config.k}) are "
+            f"piecewise polynomials of degree {model.config.k}, whose derivative of order {order} vanishes: "
+            f"build it with k >= {order} (e.g. KAN(width, k={max(order, 5)})) to fit such an equation",
+            stacklevel=3,
+        )
+
+
+def _final(problem: Problem | Equation, model: nn.Module, hard_boundary: bool) -> nn.Module:
+    """The solution as a module: the network inside its exact boundary factor, if any."""
+    if isinstance(problem, Equation):
+        hard = HardConstraint.of(problem)
+        return model if hard is None else Constrained(model, hard)
+    return HardDirichlet(model, problem) if hard_boundary else model
 
 
 def _steps_to_resume(path: Path, steps: int) -> int:
@@ -100,9 +137,9 @@ def _steps_to_resume(path: Path, steps: int) -> int:
 
 def _check_solve_args(problem: object, model: object, grid_schedule: Sequence[int], **counts: int) -> None:
     """Refuse what :func:`solve` cannot run, before any point is sampled."""
-    if not isinstance(problem, Problem):
+    if not isinstance(problem, (Problem, Equation)):
         raise ValueError(
-            f"problem must be a kansci.pde.Problem (e.g. kansci.pde.problems.poisson_paper()), "
+            f"problem must be a kansci.pde.Equation (your own PDE) or Problem (e.g. kansci.pde.poisson_paper()), "
             f"got {type(problem).__name__}"
         )
     if not isinstance(model, nn.Module) or next(model.parameters(), None) is None:
@@ -258,9 +295,11 @@ def solve(
     weight = problem.alpha if alpha is None else alpha
     if not (math.isfinite(weight) and weight > 0):
         raise ValueError(f"alpha (the residual's weight) must be a positive number, got {alpha!r}")
+    if hard_boundary and isinstance(problem, Equation):
+        raise ValueError("an Equation imposes exact Dirichlet values with Dirichlet(..., hard=True), not hard_boundary")
     param = next(model.parameters())
     dtype, device = param.dtype, param.device
-    x_in = interior_points(problem, n_interior, sampler, seed=seed, dtype=dtype).to(device)
+    x_in = _interior(problem, n_interior, sampler, seed, dtype).to(device)
     problem.check(x_in[:8])
     try:
         with torch.no_grad():
@@ -275,10 +314,16 @@ def solve(
             f"problem {problem.name!r} needs a model with {problem.n_fields} output(s), got {tuple(out.shape)}"
         )
 
-    fixed = conditions(
-        problem, x_in, alpha=weight, n_boundary=n_boundary, n_initial=n_initial or n_boundary,
-        hard_boundary=hard_boundary, seed=seed,
-    )  # fmt: skip
+    if isinstance(problem, Equation):
+        fixed = equation_conditions(
+            problem, x_in, alpha=weight, n_boundary=n_boundary, n_initial=n_initial or n_boundary, seed=seed
+        )
+        _check_spline_order(model, max(sum(c) for block in fixed for c in block.needs))
+    else:
+        fixed = conditions(
+            problem, x_in, alpha=weight, n_boundary=n_boundary, n_initial=n_initial or n_boundary,
+            hard_boundary=hard_boundary, seed=seed,
+        )  # fmt: skip
 
     def system(interior: Tensor) -> PDEResiduals:
         """The residual rows with the interior condition at ``interior`` (it grows when resampled)."""
@@ -287,7 +332,7 @@ def solve(
         return PDEResiduals(problem, [residual, *fixed[1:]], hard_boundary=hard_boundary, exact_derivatives=exact)
 
     points = {"interior": x_in}
-    x_test = interior_points(problem, n_test, "sobol", seed=seed + 1, dtype=dtype).to(device)
+    x_test = _interior(problem, n_test, "sobol", seed + 1, dtype).to(device)
     result = SolveResult(model=model)
     train_options = {
         "seed": seed,
@@ -318,22 +363,22 @@ def solve(
         )
         for i, chunk in enumerate(c for c in chunks if c):
             if resample_every and (i > 0 or stage > 0):
-                net = HardDirichlet(result.model, problem) if hard_boundary else result.model
-                points["interior"] = _resample(problem, net, points["interior"], resample_count, seed + 100 * stage + i)
+                found = _resample(system(points["interior"]), result.model, points["interior"], resample_count,
+                                  seed + 100 * stage + i)  # fmt: skip
+                points["interior"] = found
             history = fit_call(chunk, opt=opt, lr=lr, update_grid=update_grid and stage == 0 and i == 0)
             result.histories.append(history)
             if history.status != "completed":
                 break
         seconds = time.perf_counter() - started
-        final = HardDirichlet(result.model, problem) if hard_boundary else result.model
+        final = _final(problem, result.model, hard_boundary)
         measured = errors(problem, final, x_test) if problem.exact is not None else {}
         n_params = sum(p.numel() for p in result.model.parameters() if p.requires_grad)
         grid_now = result.model.config.grid if isinstance(result.model, KAN) else None
         result.stages.append(Stage(grid=grid_now, n_params=n_params, seconds=seconds, errors=measured))
         if result.histories[-1].status != "completed":
             break
-    if hard_boundary:
-        result.model = HardDirichlet(result.model, problem)
+    result.model = _final(problem, result.model, hard_boundary)
     result.errors = result.stages[-1].errors if result.stages else {}
     result.points = points["interior"]
     return result

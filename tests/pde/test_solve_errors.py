@@ -16,7 +16,7 @@ BAD = [
     ("steps negative", lambda: solve(poisson_paper(), _kan(), steps=-1), r"steps must be an integer >= 0"),
     ("steps a float", lambda: solve(poisson_paper(), _kan(), steps=2.5), "steps must be an integer"),
     ("adam_steps negative", lambda: solve(poisson_paper(), _kan(), adam_steps=-5), "adam_steps must be an integer"),
-    ("problem a string", lambda: solve("poisson", _kan()), "problem must be a kansci.pde.Problem"),
+    ("problem a string", lambda: solve("poisson", _kan()), "problem must be a kansci.pde.Equation"),
     (
         "model not a module",
         lambda: solve(poisson_paper(), "kan"),

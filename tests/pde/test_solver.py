@@ -21,6 +21,7 @@ from kansci.pde import (
     solve,
 )
 from kansci.pde.derivatives import autograd_derivatives as _autograd_derivatives
+from kansci.pde.residuals import PDEResiduals, conditions
 from kansci.pde.solver import _resample
 from tests.pde.test_problems import Exact
 
@@ -120,7 +121,8 @@ def test_residual_based_resampling_adds_the_worst_points():
     model = KAN([2, 3, 1], grid=5, seed=0, dtype=torch.float64)
     problem = poisson_sine()
     x = interior_points(problem, 50, "random", seed=9)
-    grown = _resample(problem, model, x, 30, seed=3)
+    system = PDEResiduals(problem, conditions(problem, x, alpha=0.01, n_boundary=8, n_initial=8))
+    grown = _resample(system, model, x, 30, seed=3)
     torch.testing.assert_close(grown[:50], x, rtol=0, atol=0)
     pool = interior_points(problem, 300, "random", seed=3)  # the pool _resample draws: 10 * count points
     with torch.no_grad():
