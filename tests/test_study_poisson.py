@@ -58,3 +58,18 @@ def test_inverse_problem_runs_with_two_output_models():
     ds = poisson.run_config(kan)
     assert float(ds["relative_l2"][-1]) < 0.05 and float(ds["relative_l2_a"][-1]) < 0.08
     assert set(ds["data"].dims) == {"step"}  # the observation misfit is logged beside residual and boundary
+
+
+def test_every_shipped_equation_is_a_study_problem():
+    # measured (--quick, LM): Kovasznay KAN [2,5,3] relative L2 of u 1.1e-2 (v 4.3e-2, p 2.5e-2) in about 1 s
+    assert {"biharmonic", "kovasznay", "kdv", "robin", "anisotropic", "wave_periodic"} <= set(poisson.PROBLEMS)
+    configs = poisson.configs("kovasznay", True, 0, "float64", "cpu", ("lm",))
+    assert sorted(c["name"] for c in configs) == ["KAN [2,5,3]", "MLP [2,10,10,3]"]
+    assert poisson.configs("biharmonic", True, 0, "float64", "cpu", ("lm",))[1]["k"] == 5  # 4th derivatives
+    kan = next(c for c in configs if c["kind"] == "kan")
+    ds = poisson.run_config(kan)
+    assert float(ds["relative_l2"][-1]) < 0.05
+    assert float(ds["relative_l2_v"][-1]) < 0.2 and float(ds["relative_l2_p"][-1]) < 0.2
+    assert ds.attrs["boundary"] == "penalty" and np.isfinite(ds["u"].values).all()
+    hard = poisson.run_config(poisson.configs("anisotropic", True, 0, "float64", "cpu", ("lm",))[1])
+    assert hard.attrs["boundary"] == "exact (hard)" and float(hard["relative_l2"][-1]) < 1e-3

@@ -187,6 +187,18 @@ class Equation:
     def n_fields(self) -> int:
         return len(self.fields)
 
+    def bounds(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Lower and upper corners of a box holding the domain (time last for a SpaceTime)."""
+        space = self.domain.space if self.time else self.domain
+        lower, upper = (tuple(float(v) for v in corner) for corner in space.bounds())
+        if self.time:
+            return (*lower, self.domain.t0), (*upper, self.domain.t1)
+        return lower, upper
+
+    def contains(self, x: Tensor) -> Tensor:
+        """Whether each point (batch, dim) lies in the closed domain."""
+        return self.domain.contains(x)
+
     def field_index(self, name: str) -> int:
         if name not in self.fields:
             raise ValueError(f"unknown field {name!r}; this equation's fields are {list(self.fields)}")
