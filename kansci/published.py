@@ -118,6 +118,16 @@ _RIGAS_RUN = (
 )
 _PINNACLE_UNCHECKED = "value and place not checked against the paper's table (its versions may differ)"
 
+
+def _pinnacle(case: str, vanilla: float, best: tuple[str, float]) -> dict[str, Published]:
+    """PINNacle's vanilla PINN and its best variant on ``case`` (main L2RE table, mean of 3 runs)."""
+    where = Source(PINNACLE, f"main L2RE table (v2), {case}")
+    return {
+        "PINNacle vanilla PINN": Published(vanilla, "relative L2 error", where, note=_PINNACLE_UNCHECKED),
+        f"PINNacle best ({best[0]})": Published(best[1], "relative L2 error", where, note=_PINNACLE_UNCHECKED),
+    }
+
+
 PDE: dict[str, dict[str, Published]] = {
     "poisson_paper": {
         "KAN [2,10,1] (paper, MSE ~1e-7)": Published(
@@ -185,6 +195,9 @@ PDE: dict[str, dict[str, Published]] = {
             9.42e-2, "relative L2 error", Source(PINNACLE, "results table, PInv"), note=_PINNACLE_UNCHECKED
         ),
     },
+    "poisson_holes": _pinnacle("Poisson 2d-C", 6.94e-1, ("NTK", 1.23e-2)),
+    "wave": _pinnacle("Wave 1d-C", 5.88e-1, ("NTK", 9.79e-2)),
+    "poisson_nd": _pinnacle("PNd", 3.04e-3, ("LRA", 4.58e-4)),
 }
 """Problem (as :mod:`kansci.studies.poisson` names it) -> label -> published relative L2 error."""
 

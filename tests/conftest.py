@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-ENGINES = {"pyoperon": "sr", "snappy": "knots", "distributed": "distributed"}
+ENGINES = {"pyoperon": "sr", "snappy": "knots", "distributed": "distributed", "skfem": "fem", "triangle": "fem"}
 """Optional engines the tests use, and the kansci extra that installs each."""
 
 REQUIRE_ENGINES = os.environ.get("KANSCI_REQUIRE_ENGINES", "") == "1"

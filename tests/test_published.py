@@ -27,7 +27,7 @@ def _all_published():
 
 def test_every_number_names_its_paper_and_where_in_it():
     numbers = list(_all_published())
-    assert len(numbers) == 22  # 11 PDE errors, 3 special-function RMSEs, 4 knot and 4 Anderson accuracies
+    assert len(numbers) == 28  # 17 PDE errors, 3 special-function RMSEs, 4 knot and 4 Anderson accuracies
     for number in numbers:
         assert "arXiv 2" in number.source.paper and number.source.where
         assert number.value > 0 and number.measure

@@ -10,7 +10,16 @@ solution (manufactured, or a closed form of the PDE), so that
 * :func:`kdv` — a Korteweg–de Vries soliton (3rd order in x, time);
 * :func:`robin` — Poisson with Robin data on two faces and Neumann data on two;
 * :func:`anisotropic` — diffusion with a rotated conductivity (``u_xy``);
-* :func:`wave_periodic` — the periodic wave equation (periodic, second-order initial data).
+* :func:`wave_periodic` — the periodic wave equation (periodic, second-order initial data);
+* :func:`wave` — PINNacle's Wave 1d-C, ``u_tt = 4 u_xx`` with two modes;
+* :func:`poisson_nd` — PINNacle's PNd, Poisson in 5 dimensions;
+* :func:`poisson_holes` — PINNacle's Poisson 2d-C, Laplace's equation on a square with four round holes
+  (finite-element reference, extra ``fem``);
+* :func:`poisson_lshape` — ``-Laplace u = 1`` on the L-shape, whose re-entrant corner makes the
+  solution singular (finite-element reference, extra ``fem``).
+
+PINNacle: Hao et al. 2023, "PINNacle: A Comprehensive Benchmark of Physics-Informed Neural Networks for
+Solving PDEs", arXiv 2306.08827; the problems follow its definitions (domains, equations, conditions).
 
 Sources and boundary data of manufactured solutions are derived from the
 closed form by autograd where they are cheap (second order); the
@@ -19,6 +28,7 @@ fourth-order source is written out.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -27,10 +37,23 @@ from torch import Tensor
 
 from kansci.pde.conditions import BoundaryResidual, Dirichlet, Initial, Neumann, Periodic, Robin
 from kansci.pde.equation import Equation
-from kansci.pde.geometry import Box, Interval, SpaceTime
+from kansci.pde.geometry import Ball, Box, Interval, SpaceTime, l_shape
+from kansci.pde.meshing import PINNACLE_HOLES
 from kansci.pde.multiindex import _autograd_partials
 
-__all__ = ["EQUATIONS", "anisotropic", "biharmonic", "kdv", "kovasznay", "robin", "wave_periodic"]
+__all__ = [
+    "EQUATIONS",
+    "anisotropic",
+    "biharmonic",
+    "kdv",
+    "kovasznay",
+    "poisson_holes",
+    "poisson_lshape",
+    "poisson_nd",
+    "robin",
+    "wave",
+    "wave_periodic",
+]
 
 PI = math.pi
 
@@ -236,12 +259,114 @@ def wave_periodic(speed: float = 1.0) -> Equation:
     )
 
 
+def wave() -> Equation:
+    """PINNacle's Wave 1d-C: ``u_tt = 4 u_xx`` on [0, 1] x [0, 1], two standing modes.
+
+    ``u = sin(pi x) cos(2 pi t) + sin(4 pi x) cos(8 pi t) / 2``; initial value and zero initial
+    velocity, u = 0 at both ends.
+    """
+
+    def exact(x: Tensor) -> Tensor:
+        z, t = PI * x[:, 0], PI * x[:, 1]
+        return torch.sin(z) * torch.cos(2 * t) + torch.sin(4 * z) * torch.cos(8 * t) / 2
+
+    return Equation(
+        SpaceTime(Interval(0.0, 1.0), 0.0, 1.0),
+        lambda x, d: (d("u", "tt") - 4 * d("u", "xx")) / (16 * PI**2),
+        conditions=[Initial(exact), Initial(0.0, order=1), Dirichlet(0.0)],
+        exact=exact,
+        name="wave",
+    )
+
+
+def poisson_nd(dim: int = 5) -> Equation:
+    """PINNacle's PNd: ``Laplace u = -pi^2 / 4 sum_i sin(pi x_i / 2)`` on [0, 1]^dim, ``u = sum_i sin(pi x_i / 2)``.
+
+    Dirichlet values on the whole boundary; the inputs are named a, b, c, ...
+    """
+    if isinstance(dim, bool) or not isinstance(dim, int) or not 2 <= dim <= 8:
+        raise ValueError(f"dim must be an int from 2 to 8, got {dim!r}")
+
+    def exact(x: Tensor) -> Tensor:
+        return torch.sin(PI / 2 * x).sum(1)
+
+    return Equation(
+        Box([0.0] * dim, [1.0] * dim),
+        lambda x, d: d.laplacian("u") + PI**2 / 4 * exact(x),
+        conditions=[Dirichlet(exact)],
+        variables="abcdefgh"[:dim],
+        exact=exact,
+        name="poisson_nd",
+    )
+
+
+class _FEMReference:
+    """A finite-element solution as an exact-solution callable, built on its first call (once per process)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __call__(self, x: Tensor) -> Tensor:
+        values = _fem_solution(self.kind)(x.detach().cpu().to(torch.float64).numpy())
+        return torch.as_tensor(values, dtype=x.dtype, device=x.device)
+
+
+@functools.lru_cache(maxsize=2)
+def _fem_solution(kind: str):
+    from kansci.pde import fem
+
+    return fem.l_shape_poisson() if kind == "l_shape" else fem.holes_poisson()
+
+
+def poisson_holes() -> Equation:
+    """PINNacle's Poisson 2d-C: ``Laplace u = 0`` on [-0.5, 0.5]^2 minus four disks, u = 1 outside, 0 on the holes.
+
+    The disks have radius 0.1 around ``(+-0.3, +-0.3)``. No closed form: ``exact``
+    evaluates a P2 finite-element solution (:func:`kansci.pde.fem.holes_poisson`,
+    relative accuracy about 5e-6; extra ``fem``), computed on first use (about 2 s, once per process).
+    """
+    domain = Box([-0.5, -0.5], [0.5, 0.5])
+    for centre in PINNACLE_HOLES:
+        domain = domain - Ball(centre, 0.1)
+
+    def outer(x: Tensor) -> Tensor:
+        return x.abs().amax(1) >= 0.5 - 1e-9
+
+    return Equation(
+        domain,
+        lambda x, d: d.laplacian("u"),
+        conditions=[Dirichlet(1.0, where=outer), Dirichlet(0.0, where=lambda x: ~outer(x))],
+        exact=_FEMReference("holes"),
+        name="poisson_holes",
+    )
+
+
+def poisson_lshape() -> Equation:
+    """``-Laplace u = 1`` on the L-shape [-1, 1]^2 minus [0, 1] x [-1, 0], u = 0 on the boundary.
+
+    Near the re-entrant corner u ~ r^(2/3) sin(2 theta / 3): the gradient is
+    unbounded there. ``exact`` evaluates a P2 finite-element solution on a mesh
+    graded toward the corner (:func:`kansci.pde.fem.l_shape_poisson`; extra ``fem``), computed on first use.
+    """
+    return Equation(
+        l_shape(),
+        lambda x, d: d.laplacian("u") + 1,
+        conditions=[Dirichlet(0.0)],
+        exact=_FEMReference("l_shape"),
+        name="poisson_lshape",
+    )
+
+
 EQUATIONS: dict[str, Callable[[], Equation]] = {
     "anisotropic": anisotropic,
     "biharmonic": biharmonic,
     "kdv": kdv,
     "kovasznay": kovasznay,
+    "poisson_holes": poisson_holes,
+    "poisson_lshape": poisson_lshape,
+    "poisson_nd": poisson_nd,
     "robin": robin,
+    "wave": wave,
     "wave_periodic": wave_periodic,
 }
 """The shipped equations by name (each builder with its default parameters)."""

@@ -162,11 +162,11 @@ def _plot_grid(problem: pde.Problem | pde.Equation) -> tuple[np.ndarray, np.ndar
 
 def _on_grid(problem: pde.Problem | pde.Equation, fn: Callable[[torch.Tensor], torch.Tensor], ax, ay) -> np.ndarray:
     """``fn``'s first output on the plotting grid (rows: the second axis), NaN outside a non-box domain."""
-    mesh = torch.cartesian_prod(torch.as_tensor(ay), torch.as_tensor(ax))[:, [1, 0]]
-    with torch.no_grad():
-        values = fn(mesh)[:, 0].detach().cpu().to(torch.float64)
-    if isinstance(problem, pde.Equation):
-        values[~problem.contains(mesh.cpu().to(torch.float64))] = math.nan
+    mesh = torch.cartesian_prod(torch.tensor(np.asarray(ay)), torch.tensor(np.asarray(ax)))[:, [1, 0]]
+    inside = problem.contains(mesh) if isinstance(problem, pde.Equation) else torch.ones(len(mesh), dtype=torch.bool)
+    values = torch.full((len(mesh),), math.nan, dtype=torch.float64)
+    with torch.no_grad():  # only inside: a reference may not extend beyond the domain
+        values[inside] = fn(mesh[inside])[:, 0].detach().cpu().to(torch.float64)
     return values.reshape(len(ay), len(ax)).numpy()
 
 
