@@ -50,7 +50,7 @@ numbers from this one run; nothing is asserted):
 
 5. Every derivative of order 4 (u_xxxx, u_xxxy, u_xxyy, u_xyyy, u_yyyy) of KAN
    [2,10,10,1] (G = 5) at the 10,000 interior points, forward and backward to
-   the parameters, by ``kansci.pde.multiindex.partials`` (exact jets along 8
+   the parameters, by ``kansci.pde.multiindex.partials`` (exact jets along 7
    directions, polarization) against nested autograd on the same model (one
    backward per order, lower orders shared), taking turns (median), with the
    largest difference relative to the largest derivative. ``--multiindex`` runs

@@ -64,3 +64,17 @@ def test_finite_element_references_meet_their_boundary_values(name, point, value
     else:  # the L-shape's solution is positive inside and at most 0.1495 (its maximum, 0.149412)
         u = eq.exact(x)[:, 0]
         assert float(u.min()) > 0 and float(u.max()) < 0.1495 and float(at) > 0.1
+
+
+@pytest.mark.needs("skfem", "triangle")
+def test_a_finite_element_reference_is_kept_in_the_dataset_cache_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("KANSCI_CACHE", str(tmp_path))
+    eq = EQUATIONS["poisson_lshape"]()  # the default: computed in memory, nothing written
+    eq.exact(torch.tensor([[-0.5, 0.5]], dtype=torch.float64))
+    assert not list(tmp_path.rglob("*.nc"))
+    from kansci.pde.catalog import poisson_lshape
+
+    cached = poisson_lshape(cache=True)
+    value = cached.exact(torch.tensor([[-0.5, 0.5]], dtype=torch.float64))
+    assert len(list(tmp_path.rglob("*.nc"))) == 1
+    assert torch.allclose(value, eq.exact(torch.tensor([[-0.5, 0.5]], dtype=torch.float64)), atol=1e-12)
