@@ -165,6 +165,9 @@ def kdv(speed: float = 4.0, start: float = -2.0) -> Equation:
         lambda x, d: d("u", "t") + 6 * d("u") * d("u", "x") + d("u", "xxx"),
         conditions=[Initial(exact), Dirichlet(exact), Neumann(slope, where=lambda x: x[:, 0] > 0)],
         exact=exact,
+        # measured, KAN [2,10,1] (k = 5), G 5 -> 10 -> 20 -> 40, 30 LM steps each, 4,000 + 800 points:
+        # relative L2 1.2e-3 at weight 1, 4.5e-4 at 1e-2
+        alpha=1e-2,
         name="kdv",
     )
 
@@ -296,6 +299,9 @@ def poisson_nd(dim: int = 5) -> Equation:
         conditions=[Dirichlet(exact)],
         variables="abcdefgh"[:dim],
         exact=exact,
+        # measured, KAN [5,10,1], G 5 -> 10, 30 LM steps each, 4,000 + 800 points: relative L2 4.3e-4 at
+        # weight 1, 6.1e-5 at 1e-2
+        alpha=1e-2,
         name="poisson_nd",
     )
 

@@ -321,11 +321,16 @@ class _SetOperation(Geometry):
         return torch.maximum(da, -db)
 
     def smooth_distance(self, x: Tensor) -> Tensor:
-        """The product of the operands' (b's negated for a difference); a union has none."""
+        """The product of the operands' (for a difference, b's negated and bounded); a union has none.
+
+        Inside ``a - b``, b's distance grows without bound away from b (a ball's like ``|x - c|^2``):
+        ``-d_b / sqrt(1 + d_b^2)`` keeps its zero and sign but stays below 1, so that the product
+        does not span orders of magnitude over the domain.
+        """
         if self.kind == "union":
             return super().smooth_distance(x)
         da, db = self.a.smooth_distance(x), self.b.smooth_distance(x)
-        return da * (db if self.kind == "intersection" else -db)
+        return da * (db if self.kind == "intersection" else -db / torch.sqrt(1 + db * db))
 
     def bounds(self) -> tuple[Tensor, Tensor]:
         (la, ua), (lb, ub) = self.a.bounds(), self.b.bounds()

@@ -204,7 +204,10 @@ def solve(
 
     Parameters
     ----------
-    problem : Problem
+    problem : Equation or Problem
+        A PDE of your own (:class:`~kansci.pde.equation.Equation`: any domain,
+        derivatives by name, its conditions weighted 1 each, Dirichlet values exact
+        where they say ``hard=True``) or a box problem of :mod:`kansci.pde.problems`.
     model : nn.Module
         Maps (batch, problem.dim) to (batch, problem.n_fields); trained in
         place (a KAN on a grid schedule is replaced by its refinements, and
@@ -224,11 +227,13 @@ def solve(
         Weight of the residual term; default: the problem's own
         (:attr:`Problem.alpha`, the paper's 0.01 unless its operator is large).
     n_interior, n_boundary, n_initial : int
-        Collocation points (interior by ``sampler``; ``n_initial`` defaults to ``n_boundary``).
+        Collocation points (interior by ``sampler``; ``n_initial`` defaults to ``n_boundary``);
+        every boundary condition of an Equation gets ``n_boundary`` points unless it sets ``n``.
     grid_schedule : sequence of int
         Grids to extend a KAN to, in order.
     hard_boundary : bool
-        Impose the Dirichlet (and initial) values exactly by :class:`HardDirichlet`.
+        Impose the Dirichlet (and initial) values of a box problem exactly by
+        :class:`HardDirichlet` (an Equation says so on its ``Dirichlet`` conditions).
     exact_derivatives : bool
         Propagate derivatives through a KAN exactly (the fast default); False
         uses nested autograd, the reference.
