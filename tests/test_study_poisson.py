@@ -73,3 +73,11 @@ def test_every_shipped_equation_is_a_study_problem():
     assert ds.attrs["boundary"] == "penalty" and np.isfinite(ds["u"].values).all()
     hard = poisson.run_config(poisson.configs("anisotropic", True, 0, "float64", "cpu", ("lm",))[1])
     assert hard.attrs["boundary"] == "exact (hard)" and float(hard["relative_l2"][-1]) < 1e-3
+
+
+def test_a_five_dimensional_problem_is_plotted_on_a_plane_through_the_centre():
+    config = poisson.configs("poisson_nd", True, 0, "float64", "cpu", ("lm",))[1]
+    assert config["width"] == [5, 5, 1]
+    ds = poisson.run_config(config)
+    assert ds["u"].shape == (poisson.PLOT_POINTS, poisson.PLOT_POINTS) and np.isfinite(ds["u"].values).all()
+    assert float(ds["relative_l2"][-1]) < 0.05

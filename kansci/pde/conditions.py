@@ -4,9 +4,9 @@ Each condition becomes one block of weighted residual rows at its own points
 (:class:`~kansci.pde.residuals.Condition`); ``n`` sets how many points it
 gets (default: the ``n_boundary`` / ``n_initial`` of :func:`~kansci.pde.solve`),
 ``weight`` the weight of its mean square in the loss, and ``where`` (a
-predicate on the boundary points, e.g. ``lambda x: x[:, 0] < 0``) restricts a
-boundary condition to part of the boundary. Prescribed values are numbers or
-functions of the points, ``g(x) -> (batch,)``.
+predicate on the boundary points, e.g. ``lambda x: x[:, 0] < 0``; on a SpaceTime it
+sees the spatial coordinates only) restricts a boundary condition to part of the boundary.
+Prescribed values are numbers or functions of the points, ``g(x) -> (batch,)``.
 
 * :class:`Dirichlet` ``u = g``; ``hard=True`` imposes it exactly, ``u = g + D(x) * net``,
   with ``D`` the domain's smooth distance (boxes, balls, differences such as a box

@@ -155,14 +155,25 @@ def _name(kind: str, width: Sequence[int]) -> str:
     return f"{kind} [{','.join(map(str, width))}]"
 
 
+def _bounds(problem: pde.Problem | pde.Equation) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return problem.bounds() if isinstance(problem, pde.Equation) else (problem.lower, problem.upper)
+
+
 def _plot_grid(problem: pde.Problem | pde.Equation) -> tuple[np.ndarray, np.ndarray]:
-    lower, upper = problem.bounds() if isinstance(problem, pde.Equation) else (problem.lower, problem.upper)
-    return tuple(np.linspace(lo, hi, PLOT_POINTS) for lo, hi in zip(lower, upper))  # type: ignore[return-value]
+    """The plotting axes of the first two inputs."""
+    lower, upper = _bounds(problem)
+    return tuple(np.linspace(lo, hi, PLOT_POINTS) for lo, hi in zip(lower[:2], upper[:2]))  # type: ignore[return-value]
 
 
 def _on_grid(problem: pde.Problem | pde.Equation, fn: Callable[[torch.Tensor], torch.Tensor], ax, ay) -> np.ndarray:
-    """``fn``'s first output on the plotting grid (rows: the second axis), NaN outside a non-box domain."""
+    """``fn``'s first output on the plotting grid (rows: the second axis), NaN outside a non-box domain.
+
+    With more than two inputs, on the plane of the first two through the centre of the domain's bounding box.
+    """
     mesh = torch.cartesian_prod(torch.tensor(np.asarray(ay)), torch.tensor(np.asarray(ax)))[:, [1, 0]]
+    lower, upper = _bounds(problem)
+    centre = [(lo + hi) / 2 for lo, hi in zip(lower[2:], upper[2:])]
+    mesh = torch.cat([mesh, torch.tensor(centre, dtype=mesh.dtype).expand(len(mesh), len(centre))], 1)
     inside = problem.contains(mesh) if isinstance(problem, pde.Equation) else torch.ones(len(mesh), dtype=torch.bool)
     values = torch.full((len(mesh),), math.nan, dtype=torch.float64)
     with torch.no_grad():  # only inside: a reference may not extend beyond the domain
