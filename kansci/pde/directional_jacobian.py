@@ -30,7 +30,9 @@ with a point's jets from nested ``jvp`` along each direction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -42,10 +44,17 @@ from kansci.core.layer import KANLayer
 from kansci.core.least_squares import fitted_parameters
 from kansci.core.model import KAN
 from kansci.pde.jet_jacobian import _grads
-from kansci.pde.module_jacobian import _FALLBACK, CHUNK_ELEMENTS, _cotangents, _quiet_jvp
 from kansci.pde.multiindex import MAX_ORDER, _bell, _layer_jets, _node_jets, _silu_derivatives, taylor_jets
 
-__all__ = ["DirectionalHead", "directional_jacobian"]
+__all__ = ["CHUNK_ELEMENTS", "DirectionalHead", "directional_jacobian"]
+
+CHUNK_ELEMENTS = 1 << 21
+"""Entries of the Jacobian computed per chunk of points by default (``chunk * c * n_params``)."""
+
+_FALLBACK = (
+    "use batched autograd instead (LevenbergMarquardt without ``jacobian``: batched backward passes "
+    "over nested-autograd residuals)"
+)
 
 DirectionalHead = Callable[[list[Tensor]], Tensor]
 """``head([value (batch, F), D^1 (batch, n_dir, F), ..., D^order (batch, n_dir, F)]) -> (batch, c)``."""
@@ -286,3 +295,22 @@ def _by_torch_func(
         except (RuntimeError, NotImplementedError) as exc:
             raise ValueError(f"torch.func cannot differentiate {type(model).__name__} ({exc}); {_FALLBACK}") from exc
     return residuals.detach(), blocks
+
+
+def _cotangents(root: Tensor, leaves: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, ...]:
+    """Gradients of ``root.sum()`` by ``leaves``: zeros where it does not depend on one."""
+    if not root.requires_grad:
+        return tuple(torch.zeros_like(leaf) for leaf in leaves)
+    found = torch.autograd.grad(root.sum(), leaves, retain_graph=True, allow_unused=True)
+    return tuple(torch.zeros_like(leaf) if g is None else g for g, leaf in zip(found, leaves))
+
+
+@contextmanager
+def _quiet_jvp() -> Iterator[None]:
+    """Silence the deprecation of ``torch.jit.script`` that torch's first forward-mode pass triggers internally.
+
+    (Loading its decompositions for ``jvp`` scripts them once; nothing a caller can act on.)
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=DeprecationWarning)
+        yield

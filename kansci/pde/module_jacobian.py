@@ -7,7 +7,9 @@ gradient and pure second input derivatives. The jet at one point comes from
 forward-over-forward derivatives along each input axis (``jvp`` of ``jvp``), so
 no mixed second derivatives are formed. Its derivative by the parameters is
 the per-sample pattern of ``torch.func``: ``vmap`` over points of ``jacrev`` by
-the parameter dict of a ``functional_call``.
+the parameter dict of a ``functional_call``. It is the axis-direction, order-2
+case of :func:`~kansci.pde.directional_jacobian.directional_jacobian`, whose
+``torch.func`` path computes it.
 
 ``head`` is called once, on the whole batch, and linearized there: the
 cotangents ``dr/du``, ``dr/dgrad`` and ``dr/dsecond`` of each residual
@@ -22,26 +24,13 @@ does, and need not support ``vmap``.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, jacrev, jvp, vmap
 
-from kansci.core.least_squares import fitted_parameters
+from kansci.pde.directional_jacobian import CHUNK_ELEMENTS, _by_torch_func
 from kansci.pde.jet_jacobian import JetHead
 
 __all__ = ["CHUNK_ELEMENTS", "module_jacobian"]
-
-CHUNK_ELEMENTS = 1 << 21
-"""Entries of the Jacobian computed per chunk of points by default (``chunk * c * n_params``)."""
-
-_FALLBACK = (
-    "use batched autograd instead (LevenbergMarquardt without ``jacobian``: batched backward passes "
-    "over nested-autograd residuals)"
-)
 
 
 def module_jacobian(
@@ -88,89 +77,9 @@ def module_jacobian(
     >>> r.shape, blocks[net[0].weight].shape
     (torch.Size([5, 1]), torch.Size([5, 1, 6, 2]))
     """
-    if x.ndim != 2:
-        raise ValueError(f"x must have shape (batch, dim), got {tuple(x.shape)}")
+    if not isinstance(x, Tensor) or x.ndim != 2:
+        raise ValueError(f"x must have shape (batch, dim), got {tuple(getattr(x, 'shape', ()))}")
     if chunk is not None and chunk < 1:
         raise ValueError(f"chunk must be a positive number of points, got {chunk}")
-    fitted = {id(p) for p in fitted_parameters(model)}
-    names = [(name, p) for name, p in model.named_parameters() if id(p) in fitted]
-    params = {name: p.detach() for name, p in names}
-    x = x.detach()
-    n = x.shape[0]
-    n_params = sum(p.numel() for p in params.values())
-
-    def point(theta: dict[str, Tensor], xp: Tensor) -> Tensor:
-        return functional_call(model, theta, (xp.unsqueeze(0),)).squeeze(0)
-
-    def point_jet(theta: dict[str, Tensor], xp: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """u (F,), du and d2u (dim, F) at one point: forward over forward along each axis."""
-
-        def along(axis: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-            def first(z: Tensor) -> tuple[Tensor, Tensor]:
-                return jvp(lambda w: point(theta, w), (z,), (axis,))
-
-            (u, du), (_, d2u) = jvp(first, (xp,), (axis,))
-            return u, du, d2u
-
-        u, du, d2u = vmap(along)(torch.eye(xp.shape[0], dtype=xp.dtype, device=xp.device))
-        return u[0], du, d2u
-
-    def contracted(theta: dict[str, Tensor], xp: Tensor, cu: Tensor, cg: Tensor, ch: Tensor) -> Tensor:
-        """The residuals' linearization at one point, (c,): cotangents (c, F), (c, dim, F) times the jet."""
-        u, du, d2u = point_jet(theta, xp)
-        return cu @ u + (cg * du).sum((1, 2)) + (ch * d2u).sum((1, 2))
-
-    jets = vmap(point_jet, in_dims=(None, 0))
-    jacobian = vmap(jacrev(contracted), in_dims=(None, 0, 0, 0, 0))
-    with torch.no_grad(), _quiet_jvp():
-        size = chunk or max(1, CHUNK_ELEMENTS // max(n_params, 1))
-        try:
-            pieces = [jets(params, x[s : s + size]) for s in range(0, n, size)]
-        except (RuntimeError, NotImplementedError) as exc:
-            raise ValueError(f"torch.func cannot trace {type(model).__name__} ({exc}); {_FALLBACK}") from exc
-    if pieces:
-        value, grad, second = (torch.cat(parts) for parts in zip(*pieces))
-    else:  # no points: the jet's shapes from the model's (empty) output
-        with torch.no_grad():
-            value = model(x)
-        grad = second = value.new_zeros(0, x.shape[1], value.shape[1])
-    value, grad, second = (t.detach().requires_grad_() for t in (value, grad, second))
-    with torch.enable_grad():
-        residuals = head(value, grad, second)
-    if not isinstance(residuals, Tensor) or residuals.ndim != 2 or residuals.shape[0] != n:
-        shape = tuple(residuals.shape) if isinstance(residuals, Tensor) else type(residuals).__name__
-        raise ValueError(f"head must return shape (batch, c) with batch = {n}, got {shape}")
-    c = residuals.shape[1]
-    cotangents = [_cotangents(residuals[:, k], (value, grad, second)) for k in range(c)]
-    cu, cg, ch = (torch.stack(parts, 1) for parts in zip(*cotangents))  # (batch, c, F), (batch, c, dim, F) twice
-    size = chunk or max(1, CHUNK_ELEMENTS // max(c * n_params, 1))
-    blocks = {p: p.new_empty(n, c, *p.shape) for _, p in names}  # filled chunk by chunk: no copy of the whole
-    with torch.no_grad(), _quiet_jvp():
-        try:
-            for s in range(0, n, size):
-                rows = slice(s, s + size)
-                found = jacobian(params, x[rows], cu[rows], cg[rows], ch[rows])
-                for name, p in names:
-                    blocks[p][rows] = found[name]
-        except (RuntimeError, NotImplementedError) as exc:
-            raise ValueError(f"torch.func cannot differentiate {type(model).__name__} ({exc}); {_FALLBACK}") from exc
-    return residuals.detach(), blocks
-
-
-def _cotangents(root: Tensor, leaves: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, ...]:
-    """Gradients of ``root.sum()`` by ``leaves``: zeros where it does not depend on one."""
-    if not root.requires_grad:
-        return tuple(torch.zeros_like(leaf) for leaf in leaves)
-    found = torch.autograd.grad(root.sum(), leaves, retain_graph=True, allow_unused=True)
-    return tuple(torch.zeros_like(leaf) if g is None else g for g, leaf in zip(found, leaves))
-
-
-@contextmanager
-def _quiet_jvp() -> Iterator[None]:
-    """Silence the deprecation of ``torch.jit.script`` that torch's first forward-mode pass triggers internally.
-
-    (Loading its decompositions for ``jvp`` scripts them once; nothing a caller can act on.)
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=DeprecationWarning)
-        yield
+    axes = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)  # jets along the axes: u, du, pure d2u
+    return _by_torch_func(model, x.detach(), axes, 2, lambda jets: head(*jets), chunk)

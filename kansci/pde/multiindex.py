@@ -350,7 +350,7 @@ def taylor_jets(f: Callable[[Tensor], Tensor], z: Tensor, tangent: Tensor, order
 def _forward_jets(model: nn.Module, x: Tensor, directions: Tensor, order: int) -> list[Tensor]:
     from torch.func import vmap
 
-    from kansci.pde.module_jacobian import _quiet_jvp
+    from kansci.pde.directional_jacobian import _quiet_jvp
 
     with _quiet_jvp():
         jets = vmap(lambda v: taylor_jets(model, x, v.expand_as(x), order))(directions)  # each (n_dir, batch, n_out)
