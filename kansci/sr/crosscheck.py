@@ -118,7 +118,14 @@ def symbolically_equal(a: sympy.Expr, b: sympy.Expr, precision: int = 4) -> bool
         return True
     if _differ_at_sample_points(a, b):  # sympy.simplify can spend an hour on products of cosines: numbers decide
         return False
-    return sympy.simplify(difference) == 0
+    # tanh(atanh(a) + atanh(b)) is (a + b)/(1 + a b) only once the sum inside is expanded
+    return sympy.simplify(_hyperbolic_as_exp(sympy.expand_trig(difference))) == 0
+
+
+def _hyperbolic_as_exp(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with cosh, sinh, tanh, sech, ... written with exp (``sech(a)/2`` is ``1/(e^a + e^-a)``)."""
+    hyperbolic = sympy.functions.elementary.hyperbolic.HyperbolicFunction
+    return expr.replace(lambda e: isinstance(e, hyperbolic), lambda e: e.rewrite(sympy.exp))
 
 
 SAMPLE_POINTS = 16

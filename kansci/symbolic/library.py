@@ -13,7 +13,7 @@ Complexity convention (lower is simpler; used by :func:`kansci.symbolic.suggest`
     x^n, n = 2..5                                             n
     1/x^n, n = 1..5                                           n + 1
     sqrt, exp, log, sin, cos                                  2
-    x^1.5, 1/sqrt, abs, sgn, tan, tanh, gaussian (exp(-x^2))  3
+    x^1.5, 1/sqrt, abs, sgn, tan, tanh, cosh, sech, gaussian  3
     arcsin, arccos, arctan, arctanh                           4
 
 This follows pykan's ordering (identity cheapest, common transcendental
@@ -168,6 +168,19 @@ def _safe_gaussian(x: Tensor) -> Tensor:
     return torch.exp(-(_bounded(x, 2.0) ** 2))
 
 
+def _safe_cosh(x: Tensor) -> Tensor:
+    cap = _exp_cap(x)
+    return torch.cosh(x.clamp(-cap, cap))
+
+
+def _sech(x: Tensor) -> Tensor:
+    return 1.0 / torch.cosh(x)
+
+
+def _safe_sech(x: Tensor) -> Tensor:
+    return 1.0 / _safe_cosh(x)
+
+
 def _zero(x: Tensor) -> Tensor:
     return 0.0 * x  # not zeros_like: keeps the autograd graph (zero gradient)
 
@@ -196,6 +209,8 @@ def _builtins() -> dict[str, SymbolicFunction]:
         ("cos", torch.cos, torch.cos, sympy.cos, 2),
         ("tan", torch.tan, _safe_tan, sympy.tan, 3),
         ("tanh", torch.tanh, torch.tanh, sympy.tanh, 3),
+        ("cosh", torch.cosh, _safe_cosh, sympy.cosh, 3),
+        ("sech", _sech, _safe_sech, lambda x: 1 / sympy.cosh(x), 3),  # 1/cosh: cancels against cosh in formulas
         ("sgn", torch.sign, torch.sign, sympy.sign, 3),
         ("arcsin", torch.asin, lambda x: torch.asin(_open_unit(x)), sympy.asin, 4),
         ("arccos", torch.acos, lambda x: torch.acos(_open_unit(x)), sympy.acos, 4),
@@ -211,7 +226,9 @@ FOUND_PREFIX = "edge_"
 registered so models using them save, load and read as formulas, but not candidates for other edges."""
 
 LIBRARY: Mapping[str, SymbolicFunction] = MappingProxyType(_builtins())
-"""The built-in candidates (read-only): the KAN paper's set, name -> SymbolicFunction."""
+"""The built-in candidates (read-only), name -> SymbolicFunction: the KAN paper's set plus ``cosh`` and
+``sech = 1/cosh``, the profile of solitons and of two-level populations (``1/(e^a + e^-a)``), which no
+affine composition of the paper's functions gives on one edge."""
 
 _REGISTERED: dict[str, SymbolicFunction] = {}
 

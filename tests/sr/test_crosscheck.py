@@ -60,6 +60,8 @@ def test_thresholds_and_verdicts():
         (2 * sympy.sin(X) * sympy.cos(X), sympy.sin(2 * X)),
         (sympy.exp(X) * sympy.exp(2 * Y) / 3, sympy.exp(X + 2 * Y) / 3),
         (sympy.Float(0.3989) * sympy.exp(-sympy.Float(0.4999) * THETA**2), GAUSS),  # rounded to 4 digits
+        (Y * sympy.sech(X) / 2, Y / (sympy.exp(X) + sympy.exp(-X))),
+        (Y / (2 * sympy.cosh(X)), Y / (sympy.exp(X) + sympy.exp(-X))),  # hyperbolic functions are exponentials
     ],
 )
 def test_equivalent_formulas_agree(kan, truth):

@@ -109,7 +109,8 @@ def test_each_place_is_the_first_choice_among_the_fits_not_yet_placed():
 
 
 def test_gaussian_edge_snaps_to_gaussian_although_x_scores_higher():
-    """exp(-x^2) + 0.05 x: only gaussian reaches R^2 0.9.
+    """exp(-x^2) + 0.05 x: of the KAN paper's set, only gaussian reaches R^2 0.9 (sech, shifted, fits the trend
+    better and is left out here).
 
     Before, x (R^2 0.06) ranked first, the edge stayed numeric and formula() raised.
     """
@@ -117,7 +118,7 @@ def test_gaussian_edge_snaps_to_gaussian_although_x_scores_higher():
     x = torch.linspace(-3.0, 3.0, 1000, dtype=torch.float64)[:, None]
     target = model(x).detach()
     x_fit = fit_affine(*edge_data(model, x, 0, 0, 0, 512), "x", refine_steps=20)
-    [choice] = auto_symbolic(model, x)
+    [choice] = auto_symbolic(model, x, lib=[n for n in LIBRARY if n not in ("cosh", "sech")])
     assert choice.fixed and choice.fit.name == "gaussian"
     assert choice.fit.r2 == pytest.approx(0.950, abs=2e-3)  # measured 0.94996: the trend is what it leaves
     assert _names(choice.eligible) == ["gaussian"]
