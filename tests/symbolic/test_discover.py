@@ -72,6 +72,37 @@ def test_a_function_of_the_product_is_found_through_the_invariant(one_thread):
     assert found.test_error < 1e-8
 
 
+def test_two_inputs_through_their_difference_become_one(one_thread):
+    """z + cos(2 (x - y)): the MLP surrogate's gradients are parallel to those of x - y, so the search on (z, u)
+    with u = x - y comes first; its additive formula, with u written out, is the answer."""
+    data = _data(lambda x: x[:, 2:] + torch.cos(2 * (x[:, :1] - x[:, 1:2])), n_var=3, n=500)
+    found = discover(data, ["x", "y", "z"], seeds=(0,), grids=(5, 10), engine=None)
+    x, y, z = sympy.symbols("x y z", real=True)
+    assert found.trials[0].note.startswith("u = x - y") and str(found.trials[0].shape) == "[2,1]"
+    assert found.verified and sympy.simplify(found.expression - (z + sympy.cos(2 * x - 2 * y))) == 0
+    assert found.test_error < 1e-8
+    assert found.model is not None  # the formula compiled into a KAN of (x, y, z)
+    values = found.model(data.test_input).detach()
+    torch.testing.assert_close(values, data.test_label, rtol=0, atol=1e-8)
+
+
+def test_a_near_miss_is_snapped_when_no_shape_fits(one_thread):
+    """asin(x sin(y)) (Feynman I.26.2): the spline cannot follow asin where x sin(y) nears 1, so the right shape
+    misses the fit tolerance (measured 3.6e-3 > 1e-3 on G = 10); snapped after the shapes that fit, it reads
+    exactly."""
+    data = from_function(
+        lambda x: torch.asin(x[:, :1] * torch.sin(x[:, 1:])), 2, [(0.0, 1.0), (0.0, 2 * torch.pi)],
+        n_train=500, n_test=200, seed=0, dtype=torch.float64,
+    )  # fmt: skip
+    found = discover(data, ["x", "y"], shapes=[Shape((2, (0, 1), 1))], grids=(5, 10), engine=None)
+    x, y = sympy.symbols("x y", real=True)
+    fitted, snapped = found.trials  # the fit, then its snap after no shape fitted
+    assert fitted.expression is None and 1e-3 < fitted.fit_error <= 1e-2
+    assert snapped.note.startswith("near miss") and snapped.fit_error == fitted.fit_error
+    assert found.verified and found.expression == sympy.asin(x * sympy.sin(y))
+    assert found.test_error < 1e-8
+
+
 @pytest.mark.slow  # two fresh processes: about a minute
 def test_same_formula_in_another_process():
     code = (
