@@ -23,3 +23,12 @@ def test_quick_benchmark_writes_one_table(tmp_path):
     assert "| anisotropic | KAN [2,5,1], LM," in summary and "| kovasznay | KAN [2,5,3]" in summary
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as saved:
         assert all({"long_name", "units"} <= set(saved[v].attrs) for v in saved.data_vars)
+
+
+def test_per_problem_settings_reach_the_runs():
+    runs = pdebench.configs(["burgers", "inverse_poisson", "poisson_paper"], quick=True, seed=0)
+    by = {(r["problem"], r["kind"], r["opt"]): r for r in runs}
+    assert all(by[("burgers", "kan", opt)]["refresh_every"] == 10 for opt in pdebench.OPTIMIZERS)
+    assert "refresh_every" not in by[("burgers", "mlp", "lm")]
+    assert all(by[("inverse_poisson", kind, "lbfgs")]["alpha"] == 0.1 for kind in ("kan", "mlp"))
+    assert not any("alpha" in r or "refresh_every" in r for r in runs if r["problem"] == "poisson_paper")

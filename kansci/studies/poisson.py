@@ -218,7 +218,8 @@ def run_config(config: Mapping[str, Any], checkpoint: str | os.PathLike | None =
     else:
         model = mlp(width, "tanh", seed=config["seed"], dtype=dtype, device=device)
         schedule = []
-    extra = {key: config[key] for key in ("adam_steps", "adam_lr", "alpha", "hard_boundary") if key in config}
+    keys = ("adam_steps", "adam_lr", "alpha", "hard_boundary", "refresh_every")
+    extra = {key: config[key] for key in keys if key in config}
     opt = training_optimizer(config, model)
     total = config.get("adam_steps", 0) + config["steps"] * (1 + len(schedule))
     result = pde.solve(

@@ -134,6 +134,30 @@ def test_residual_based_resampling_adds_the_worst_points():
     assert result.points.shape == (230, 2) and len(result.histories) == 2
 
 
+def test_refresh_draws_fresh_interior_points():
+    problem = poisson_sine()
+    model = KAN([2, 3, 1], grid=5, seed=0, dtype=torch.float64)
+    result = solve(problem, model, steps=4, refresh_every=2, n_interior=200, n_boundary=40, progress=False)
+    first = interior_points(problem, 200, "sobol", seed=0)
+    assert result.points.shape == (200, 2) and len(result.histories) == 2
+    assert float((result.points - first).abs().max()) > 0.1  # the second chunk trained on another draw
+    assert result.errors["relative_l2"] < 1.0 and math.isfinite(result.histories[-1].loss[-1])
+    with pytest.raises(ValueError, match="must be equal"):
+        solve(problem, model, steps=4, refresh_every=2, resample_every=3, n_interior=50, progress=False)
+    with pytest.raises(ValueError, match="refresh_every"):
+        solve(problem, model, steps=4, refresh_every=-1, n_interior=50, progress=False)
+
+
+def test_refresh_with_residual_points_adds_them_to_each_draw():
+    problem = poisson_sine()
+    model = KAN([2, 3, 1], grid=5, seed=0, dtype=torch.float64)
+    result = solve(
+        problem, model, steps=4, refresh_every=2, resample_every=2, resample_count=30, n_interior=200,
+        n_boundary=40, progress=False,
+    )  # fmt: skip
+    assert result.points.shape == (230, 2)  # a fresh draw of 200 plus 30 residual points, not 260
+
+
 def test_inverse_problem_learns_the_coefficient():
     # measured: relative L2 of a 3.0e-2, of u 1.9e-2 (the noise level) after 40 LBFGS steps
     model = KAN([2, 5, 2], grid=5, seed=0, dtype=torch.float64)
