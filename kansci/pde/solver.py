@@ -29,6 +29,8 @@ from kansci.pde.sampling import Method, interior_points
 
 __all__ = ["HardDirichlet", "SolveResult", "Stage", "derivatives", "errors", "solve"]
 
+RAD_POOL = 8
+"""The residual-weighted draws of ``adaptive`` pick their points from a random pool this many times larger."""
 REFRESH_SEED = 10007
 """Seed step of the fresh interior draws of ``refresh_every`` (apart from the test points' ``seed + 1``)."""
 
@@ -95,19 +97,72 @@ def _interior(problem: Problem | Equation, n: int, method: str, seed: int, dtype
     return interior_points(problem, n, method, seed=seed, dtype=dtype)
 
 
-def _resample(system: PDEResiduals, model: nn.Module, x: Tensor, count: int, seed: int) -> Tensor:
-    """x plus the ``count`` points of largest residual among a fresh random pool (RAR).
+def _residual_size(system: PDEResiduals, model: nn.Module, pool: Tensor) -> Tensor:
+    """The interior residual's magnitude at ``pool`` (largest over its equations), shape (n,).
 
     ``model`` is the network the system's rows take (inside any exact boundary factor).
     """
     problem = system.problem
-    pool = _interior(problem, max(10 * count, x.shape[0]), "random", seed, x.dtype).to(x.device)
     if isinstance(problem, Equation):
-        residual = system.evaluate(model, 0, pool).detach().abs().amax(1)
-    else:
-        net = HardDirichlet(model, problem) if system.frames[0] is not None else model
-        residual = problem.residual(pool, *derivatives(net, pool)).detach().abs()[:, 0]
-    return torch.cat([x, pool[residual.topk(count).indices]])
+        return system.evaluate(model, 0, pool).detach().abs().amax(1)
+    net = HardDirichlet(model, problem) if system.frames[0] is not None else model
+    return problem.residual(pool, *derivatives(net, pool)).detach().abs().reshape(pool.shape[0], -1).amax(1)
+
+
+def _resample(system: PDEResiduals, model: nn.Module, x: Tensor, count: int, seed: int) -> Tensor:
+    """x plus the ``count`` points of largest residual among a fresh random pool (RAR)."""
+    pool = _interior(system.problem, max(10 * count, x.shape[0]), "random", seed, x.dtype).to(x.device)
+    return torch.cat([x, pool[_residual_size(system, model, pool).topk(count).indices]])
+
+
+def residual_weighted(residual: Tensor, count: int, power: float, floor: float, seed: int) -> Tensor:
+    """Indices of ``count`` distinct rows drawn with probability ∝ ``|r|^power / mean(|r|^power) + floor``.
+
+    The residual-based adaptive distribution (RAD) of Wu et al. (2023, "A
+    comprehensive study of non-adaptive and residual-based adaptive sampling
+    for physics-informed neural networks"): ``floor`` keeps part of the draw
+    uniform over the pool (about ``floor / (1 + floor)`` of it), ``power``
+    sharpens it. Drawn without replacement by a generator seeded with ``seed``,
+    so a draw repeats for a seed.
+
+    Parameters
+    ----------
+    residual : Tensor, shape (n,)
+        Residual magnitudes (or any nonnegative scores) of the pool's rows.
+    count : int
+        Rows to draw, at most n.
+    power, floor : float
+        ``k >= 0`` and ``c >= 0`` of RAD. Rows of weight 0 (a zero residual with
+        ``floor = 0``) are drawn only when fewer than ``count`` rows weigh more.
+    seed : int
+
+    Raises
+    ------
+    ValueError
+        For ``count`` outside [1, n], a negative or non-finite ``power`` or
+        ``floor``, or a residual that is not finite and nonnegative.
+    """
+    residual = residual.detach().reshape(-1)
+    n = residual.shape[0]
+    count = as_integer("count", count, minimum=1)
+    if count > n:
+        raise ValueError(f"count ({count}) must not exceed the pool's {n} rows: draw a larger pool")
+    _check_rad(power, floor)
+    if not bool(torch.isfinite(residual).all()) or bool((residual < 0).any()):
+        raise ValueError("the residual magnitudes must be finite and >= 0 (is the model diverging?)")
+    density = residual.to(torch.float64).pow(power)
+    mean = density.mean()
+    density = density / mean + floor if mean > 0 else torch.ones_like(density)
+    if int((density > 0).sum()) < count:  # too few rows of positive weight: fill up uniformly among the rest
+        density = density + 1e-12 * float(density.max().clamp_min(1.0))
+    gen = torch.Generator(device=residual.device).manual_seed(int(seed))
+    return torch.multinomial(density, count, replacement=False, generator=gen)
+
+
+def _check_rad(power: object, floor: object) -> None:
+    for name, value in (("rad_power", power), ("rad_floor", floor)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 def _check_spline_order(model: nn.Module, order: int) -> None:
@@ -190,6 +245,9 @@ def solve(
     resample_every: int = 0,
     resample_count: int = 100,
     refresh_every: int = 0,
+    adaptive: Literal["none", "points", "knots", "both"] = "none",
+    rad_power: float = 1.0,
+    rad_floor: float = 1.0,
     n_test: int = 10000,
     seed: int = 0,
     progress: bool | None = None,
@@ -257,6 +315,25 @@ def solve(
         enough to match an MLP there (PINNacle's best: 1.3e-2). With
         ``resample_every`` too, both must be equal; the residual points are
         then added to each fresh draw.
+    adaptive : {"none", "points", "knots", "both"}
+        Residual-based adaptation (RAD, see :func:`residual_weighted`): draws of
+        ``n_interior`` points from a random pool of ``RAD_POOL * n_interior``
+        with probability ∝ ``|r|^rad_power / mean(|r|^rad_power) + rad_floor``,
+        ``r`` the interior residual of the model at the time. "points": every
+        fresh draw of ``refresh_every`` is such a draw (needs ``refresh_every``).
+        "knots": at every grid extension the first layer's knots move to the
+        quantiles of such a draw (a KAN with a ``grid_schedule``), so they
+        gather where the residual is large. "both": both. On viscous Burgers
+        (the ``refresh_every`` setting above, k = c = 1) no mode helped
+        measurably, for the outcome swings with the seed: relative L2 at
+        G = 40, seeds 0-3, plain fresh draws 0.081, 0.068, 0.21, 0.044;
+        "points" 0.056, 0.080, 0.069 (seeds 0-2); "knots" 0.14, 0.098 (seeds
+        0, 1); "both" 0.020, 0.14, 0.028, 0.25 (k = 2: 0.042, 0.19; c = 0.3:
+        0.10, 0.10 for seeds 0, 1).
+    rad_power, rad_floor : float
+        ``k`` and ``c`` of RAD (both >= 0; Wu et al. 2023 recommend k = c = 1):
+        about ``c / (1 + c)`` of a draw is uniform, and a larger ``k`` gathers
+        the rest more tightly at the largest residuals.
     n_test : int
         Sobol points (another seed) where the errors are measured.
     seed : int
@@ -307,6 +384,19 @@ def solve(
         problem, model, grid_schedule, steps=steps, adam_steps=adam_steps, resample_every=resample_every,
         refresh_every=refresh_every,
     )  # fmt: skip
+    if adaptive not in ("none", "points", "knots", "both"):
+        raise ValueError(f"adaptive must be 'none', 'points', 'knots' or 'both', got {adaptive!r}")
+    _check_rad(rad_power, rad_floor)
+    if adaptive in ("points", "both") and not refresh_every:
+        raise ValueError(
+            f"adaptive={adaptive!r} draws the fresh points of refresh_every by their residual: set refresh_every "
+            "(e.g. 10)"
+        )
+    if adaptive in ("knots", "both") and not (isinstance(model, KAN) and len(grid_schedule)):
+        raise ValueError(
+            f"adaptive={adaptive!r} moves a KAN's first-layer knots at each grid extension: it needs a kansci.KAN "
+            "and a grid_schedule"
+        )
     if resample_every and refresh_every and resample_every != refresh_every:
         raise ValueError(
             f"resample_every ({resample_every}) and refresh_every ({refresh_every}) must be equal when both are set: "
@@ -382,18 +472,32 @@ def solve(
             checkpoint_every=checkpoint_every, resume=True, **options, **train_options,
         )  # fmt: skip
 
+    def rad_draw(n: int, draw: int) -> Tensor:
+        """``n`` interior points drawn by RAD from a random pool of ``RAD_POOL * n`` (seed ``draw``)."""
+        pool = _interior(problem, RAD_POOL * n, "random", draw, dtype).to(device)
+        size = _residual_size(system(points["interior"]), result.model, pool)
+        return pool[residual_weighted(size, n, rad_power, rad_floor, draw)]
+
     if adam_steps:
         result.histories.append(fit_call(adam_steps, opt="adam", lr=adam_lr, update_grid=False))
     for stage, grid in enumerate([None, *grid_schedule]):
         started = time.perf_counter()
         if grid is not None:
             result.model = result.model.refine(grid, points["interior"])
+            if adaptive in ("knots", "both"):
+                draw = seed + REFRESH_SEED * (1 + 1000 * stage) + 1
+                layer = result.model.layers[0]
+                ends = layer.grid.t()[[0, -1]]  # the grid keeps its span: the boundary stays inside it
+                layer.update_grid_(torch.cat([rad_draw(n_interior, draw), ends]))
         every = resample_every or refresh_every
         chunks = [steps] if not every else [every] * (steps // every) + [steps % every]
         for i, chunk in enumerate(c for c in chunks if c):
             if refresh_every and (i > 0 or stage > 0):
                 draw = seed + REFRESH_SEED * (1 + 1000 * stage + i)
-                points["interior"] = _interior(problem, n_interior, sampler, draw, dtype).to(device)
+                if adaptive in ("points", "both"):
+                    points["interior"] = rad_draw(n_interior, draw)
+                else:
+                    points["interior"] = _interior(problem, n_interior, sampler, draw, dtype).to(device)
             if resample_every and (i > 0 or stage > 0):
                 found = _resample(system(points["interior"]), result.model, points["interior"], resample_count,
                                   seed + 100 * stage + i)  # fmt: skip

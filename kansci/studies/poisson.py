@@ -218,7 +218,7 @@ def run_config(config: Mapping[str, Any], checkpoint: str | os.PathLike | None =
     else:
         model = mlp(width, "tanh", seed=config["seed"], dtype=dtype, device=device)
         schedule = []
-    keys = ("adam_steps", "adam_lr", "alpha", "hard_boundary", "refresh_every")
+    keys = ("adam_steps", "adam_lr", "alpha", "hard_boundary", "refresh_every", "adaptive", "rad_power", "rad_floor")
     extra = {key: config[key] for key in keys if key in config}
     opt = training_optimizer(config, model)
     total = config.get("adam_steps", 0) + config["steps"] * (1 + len(schedule))
