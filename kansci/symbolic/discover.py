@@ -141,8 +141,8 @@ TREE_SAMPLES = 200
 PAIR_TOLERANCE = 1e-2
 """Symmetry score (:func:`kansci.structure.symmetry`) on the surrogate below which ``f`` of three or more inputs is
 taken to depend on two of them only through their difference, sum, product or ratio: the search continues with
-those two replaced by that one input (a problem with one input fewer), and only there, since every formula of
-the inputs is then one of the invariant."""
+those two replaced by that one input (a problem with one input fewer), and only there, since ``f`` is then a
+function of the invariant and the other inputs."""
 
 LAYER_MISS = "an edge of layer {} fits no library function"
 """Why a snap gave no formula: an edge no candidate fits to ``auto_symbolic``'s R^2 threshold."""
