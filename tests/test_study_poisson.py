@@ -3,6 +3,7 @@
 import numpy as np
 import xarray as xr
 
+from kansci import KAN, pde
 from kansci.studies import poisson
 
 
@@ -81,3 +82,20 @@ def test_a_five_dimensional_problem_is_plotted_on_a_plane_through_the_centre():
     ds = poisson.run_config(config)
     assert ds["u"].shape == (poisson.PLOT_POINTS, poisson.PLOT_POINTS) and np.isfinite(ds["u"].values).all()
     assert float(ds["relative_l2"][-1]) < 0.05
+
+
+def test_run_config_builds_the_kan_with_the_configured_knot_spacing(monkeypatch):
+    seen = []
+    solve = pde.solve
+
+    def spy(problem, model, **options):
+        seen.append(model.config.grid_eps)
+        return solve(problem, model, **options)
+
+    monkeypatch.setattr(pde, "solve", spy)
+    config = poisson.configs("robin", True, 0, "float64", "cpu", ("lm",))[1]
+    assert config["kind"] == "kan" and "grid_eps" not in config
+    for extra in ({}, {"grid_eps": 1.0}):
+        ds = poisson.run_config(config | {"steps": 1, "grids": [4], "n_interior": 50, "n_boundary": 20} | extra)
+        assert np.isfinite(ds["relative_l2"].values).all()
+    assert seen == [KAN([2, 1], grid=4).config.grid_eps, 1.0]  # the default, then evenly spaced knots

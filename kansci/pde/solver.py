@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -193,6 +194,40 @@ def _steps_to_resume(path: Path, steps: int) -> int:
     return min(steps, int(state["step"])) if ended else steps
 
 
+class _Clock:
+    """Training seconds of one checkpointed fit call, over every session that ran it.
+
+    ``before`` is what earlier sessions stored at ``path``; as a fit callback it stores ``before`` plus this
+    session's seconds whenever the fit writes its checkpoint (every ``every`` steps), so that the stored
+    seconds belong to the stored state: steps redone after an interruption count in the session that redoes them.
+    """
+
+    def __init__(self, path: Path, every: int) -> None:
+        self.path, self.every = path, every
+        self.before = _stored_seconds(path)
+        self.started = time.perf_counter()
+
+    def __call__(self, step: int, model: nn.Module, history: History) -> bool:
+        if (step + 1) % self.every == 0:
+            self.write()
+        return False
+
+    def write(self) -> None:
+        seconds = self.before + time.perf_counter() - self.started
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"seconds": seconds}))
+        os.replace(tmp, self.path)
+
+
+def _stored_seconds(path: Path) -> float:
+    """The seconds a :class:`_Clock` stored at ``path``; 0 when there is no (readable) record."""
+    try:
+        seconds = json.loads(path.read_text())["seconds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+    return float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0 else 0.0
+
+
 def _check_solve_args(problem: object, model: object, grid_schedule: Sequence[int], **counts: int) -> None:
     """Refuse what :func:`solve` cannot run, before any point is sampled."""
     if not isinstance(problem, (Problem, Equation)):
@@ -347,7 +382,7 @@ def solve(
         again with the same folder, problem, model and settings resumes from
         them: finished calls are restored, not retrained, and an interrupted
         one loses at most ``checkpoint_every`` steps. A stage's ``seconds``
-        then count the time after resuming only.
+        count the training time of every session (kept in ``fit-<i>.json``).
     checkpoint_every : int
         Steps between two checkpoints.
 
@@ -461,16 +496,27 @@ def solve(
         "grid_samples": x_in if isinstance(model, KAN) else None,
     }
 
+    earlier = {"seconds": 0.0}  # training seconds of the current stage's fit calls before a resume
+
     def fit_call(steps: int, **options) -> History:
-        """One fit call; with ``checkpoint`` it resumes from, and saves to, its own file there."""
+        """One fit call; with ``checkpoint`` it resumes from, and saves to, its own file there.
+
+        With ``checkpoint`` the call's training seconds are kept beside its file (``fit-<i>.json``, written with
+        each checkpoint), so that a resumed stage counts the seconds spent before the interruption too.
+        """
         loss = system(points["interior"])
         if checkpoint is None:
             return fit(result.model, loss, steps=steps, **options, **train_options)
         path = Path(checkpoint) / f"fit-{len(result.histories)}.pt"
-        return fit(
+        clock = _Clock(path.with_suffix(".json"), checkpoint_every)
+        earlier["seconds"] += clock.before
+        timed = train_options | {"callbacks": [clock, *callbacks]}
+        history = fit(
             result.model, loss, steps=_steps_to_resume(path, steps), checkpoint=path,
-            checkpoint_every=checkpoint_every, resume=True, **options, **train_options,
+            checkpoint_every=checkpoint_every, resume=True, **options, **timed,
         )  # fmt: skip
+        clock.write()
+        return history
 
     def rad_draw(n: int, draw: int) -> Tensor:
         """``n`` interior points drawn by RAD from a random pool of ``RAD_POOL * n`` (seed ``draw``)."""
@@ -481,7 +527,7 @@ def solve(
     if adam_steps:
         result.histories.append(fit_call(adam_steps, opt="adam", lr=adam_lr, update_grid=False))
     for stage, grid in enumerate([None, *grid_schedule]):
-        started = time.perf_counter()
+        started, earlier["seconds"] = time.perf_counter(), 0.0
         if grid is not None:
             result.model = result.model.refine(grid, points["interior"])
             if adaptive in ("knots", "both"):
@@ -506,7 +552,7 @@ def solve(
             result.histories.append(history)
             if history.status != "completed":
                 break
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started + earlier["seconds"]
         final = _final(problem, result.model, hard_boundary)
         measured = errors(problem, final, x_test) if problem.exact is not None else {}
         n_params = sum(p.numel() for p in result.model.parameters() if p.requires_grad)

@@ -213,7 +213,10 @@ def run_config(config: Mapping[str, Any], checkpoint: str | os.PathLike | None =
     width = config["width"]
     if config["kind"] == "kan":
         grids = config["grids"]
-        model = KAN(width, grid=grids[0], k=config.get("k", 3), seed=config["seed"], dtype=dtype, device=device)
+        spacing = {"grid_eps": config["grid_eps"]} if "grid_eps" in config else {}  # 1: evenly spaced knots
+        model = KAN(
+            width, grid=grids[0], k=config.get("k", 3), seed=config["seed"], dtype=dtype, device=device, **spacing
+        )
         schedule = grids[1:]
     else:
         model = mlp(width, "tanh", seed=config["seed"], dtype=dtype, device=device)

@@ -1,5 +1,6 @@
 """solve(): losses of every condition, grid extension, hard boundaries, resampling, errors, bad input."""
 
+import json
 import math
 
 import pytest
@@ -220,3 +221,30 @@ def test_an_interrupted_lm_solve_resumes_to_the_uninterrupted_result(tmp_path):
         torch.tensor(resumed.histories[1].loss), torch.tensor(whole.histories[1].loss), rtol=1e-9, atol=0
     )
     assert resumed.errors["relative_l2"] == pytest.approx(whole.errors["relative_l2"], rel=1e-8)
+
+
+def test_a_resumed_solve_counts_the_seconds_of_the_interrupted_session(tmp_path):
+    def run(stop_at=None):
+        calls = []
+
+        def interrupt(step, model, history):
+            calls.append(step)
+            if stop_at is not None and len(calls) == stop_at:
+                raise KeyboardInterrupt
+
+        model = KAN([2, 4, 1], grid=4, seed=1, dtype=torch.float64)
+        return solve(
+            poisson_sine(), model, opt="lm", steps=6, grid_schedule=(8,), n_interior=300, n_boundary=80,
+            progress=False, checkpoint=tmp_path, checkpoint_every=2, callbacks=[interrupt],
+        )  # fmt: skip
+
+    with pytest.raises(KeyboardInterrupt):
+        run(stop_at=9)  # the first stage finished, the second checkpointed at step 2
+    stored = [json.loads((tmp_path / f"fit-{i}.json").read_text())["seconds"] for i in range(2)]
+    assert all(0 < s < 60 for s in stored)
+    for i, seconds in enumerate((100.0, 50.0)):  # as if the interrupted session had been slow
+        (tmp_path / f"fit-{i}.json").write_text(json.dumps({"seconds": seconds}))
+    resumed = run()
+    assert 100 <= resumed.stages[0].seconds < 130  # restored, not retrained: the stored seconds
+    assert 50 <= resumed.stages[1].seconds < 80
+    assert json.loads((tmp_path / "fit-1.json").read_text())["seconds"] >= 50
