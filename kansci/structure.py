@@ -12,7 +12,10 @@ spirit of the "hypothesis testing" and "tree converter" of KAN 2.0 (Liu et al.
   Hessian of ``log|f|``, ``(f f_ij - f_i f_j) / f**2``, vanishes
   (:func:`multiplicative_separability`);
 * ``f`` depends on ``(x_i, x_j)`` only through an invariant ``u(x_i, x_j)`` iff
-  its gradient ``(f_i, f_j)`` is parallel to ``(u_i, u_j)`` (:func:`symmetry`).
+  its gradient ``(f_i, f_j)`` is parallel to ``(u_i, u_j)`` (:func:`symmetry`);
+* ``f = h(x_k) g(u)`` (or ``h + g``), ``u`` such an invariant and ``x_k`` one of
+  the pair, iff ``f`` is separable in the coordinates ``(x_k, u)``
+  (:func:`scaled_symmetry`).
 
 Each score is a ratio of root-sum-squares over the samples, 0 for an exact
 property and at most 1; the scores are invariant to rescaling ``f``.
@@ -40,6 +43,8 @@ __all__ = [
     "invariant_shape",
     "multiplicative_separability",
     "plot_tree",
+    "scaled_invariant_shape",
+    "scaled_symmetry",
     "structure_tree",
     "suggested_shape",
     "symmetry",
@@ -315,6 +320,94 @@ def symmetry(f: Function, x: Tensor | np.ndarray, i: int, j: int) -> dict[str, f
     return scores
 
 
+def scaled_symmetry(f: Function, x: Tensor | np.ndarray, i: int, j: int) -> dict[tuple[str, int, str], float]:
+    """How far ``f`` is from ``h(x_k) * g(u)`` or ``h(x_k) + g(u)``, with ``u = x_o (op) x_k`` and {k, o} = {i, j}.
+
+    A scale times a function of a ratio is the common case: a density ``g(t / s) / s``, the normal
+    density among them; ``sin(n t / 2)^2 / sin(t / 2)^2`` is ``h(t) g(n t)``. The invariants ``(op)`` are
+    those of :data:`SYMMETRIES`: ``x_o - x_k``, ``x_o + x_k``, ``x_o * x_k`` and ``x_o / x_k``. In the
+    coordinates ``(x_k, u)`` (the remaining inputs as they are) the form is the multiplicative or
+    additive separability of ``x_k`` from ``u``, scored as :func:`multiplicative_separability` and
+    :func:`additive_separability` do at each sample, and the median taken over the samples: where
+    ``x_k`` nears 0 the Hessian in these coordinates grows without bound, and a sum over samples would
+    read those few alone. A pure invariant, ``f = g(u)`` (:func:`symmetry`), passes both.
+
+    Parameters
+    ----------
+    f : callable
+        Maps a tensor of shape (batch, n) to shape (batch,) or (batch, 1).
+    x : Tensor, shape (batch, n)
+        Sample points, at least :data:`MIN_SAMPLES` rows, away from zeros of ``f``.
+    i, j : int
+        Two distinct column indices.
+
+    Returns
+    -------
+    dict of (str, int, str) to float
+        Violation score in [0, 1] per ``(invariant, k, "product" or "sum")``; a product or a ratio whose
+        ``x_k`` changes sign or nears 0 on the samples (``u`` unbounded or ``x_o`` lost) is left out.
+
+    Raises
+    ------
+    ValueError
+        As :func:`symmetry`.
+
+    Examples
+    --------
+    >>> x = torch.rand(50, 2, dtype=torch.float64) + 0.5
+    >>> f = lambda x: torch.exp(-(x[:, 0] / x[:, 1]) ** 2 / 2) / x[:, 1]
+    >>> scaled_symmetry(f, x, 0, 1)[("ratio", 1, "product")] < 1e-10
+    True
+    """
+    x = _as_samples(x)
+    if i == j:
+        raise ValueError(f"scaled_symmetry needs two distinct variables, got i = j = {i}")
+    _check_groups([i], [j], x.shape[1])
+    scores = {}
+    for kind, k in itertools.product(SYMMETRIES, (i, j)):
+        o = j if k == i else i
+        if kind in ("product", "ratio") and _reaches_zero(x[:, k]):
+            continue
+        z = x.clone()
+        z[:, o] = _invariant_of(kind, x[:, o], x[:, k])
+
+        def original(z: Tensor, kind=kind, k=k, o=o) -> Tensor:
+            columns = list(z.unbind(dim=1))
+            columns[o] = _invariant_of(kind, z[:, o], z[:, k], inverse=True)
+            return f(torch.stack(columns, dim=1))
+
+        values, grad, hess = _derivatives(original, z)
+        scores[(kind, k, "sum")] = _median_score(hess, k, o)
+        scores[(kind, k, "product")] = _median_score(_log_hessians(values, grad, hess, 0.0), k, o)
+    return scores
+
+
+def _invariant_of(kind: str, a: Tensor, b: Tensor, inverse: bool = False) -> Tensor:
+    """``a (op) b`` for the invariant ``kind``; with ``inverse``, the ``x`` with ``x (op) b = a``."""
+    if kind == "difference":
+        return a + b if inverse else a - b
+    if kind == "sum":
+        return a - b if inverse else a + b
+    if kind == "product":
+        return a / b if inverse else a * b
+    return a * b if inverse else a / b
+
+
+def _reaches_zero(values: Tensor) -> bool:
+    """Whether samples of a divisor change sign or come within :data:`_TINY` of 0 (its quotient is unbounded)."""
+    return bool(values.min() * values.max() <= 0) or bool((values.abs() < _TINY).any())
+
+
+def _median_score(matrices: Tensor, a: int, b: int) -> float:
+    """The median over samples of one sample's :func:`_block_score` of ``{a}`` against ``{b}``; 0 where the
+    block vanishes. A sample near a pole of the coordinates outweighs all others in a sum over samples."""
+    block = matrices[:, [a, b]][:, :, [a, b]]
+    whole = block.pow(2).sum(dim=(1, 2))
+    cross = block[:, 0, 1].pow(2)
+    per_sample = torch.where(whole > 0, torch.sqrt(2.0 * cross / whole.clamp_min(1e-300)), torch.zeros_like(whole))
+    return float(per_sample.clamp(max=1.0).median())
+
+
 # ----------------------------------------------------------------------------------------------- tree
 
 
@@ -495,7 +588,9 @@ def suggested_shape(tree: Tree):
 
     One layer where one suffices: ``sum(x0, x1, ...)`` of single variables is
     ``[n, 1]``; a product of k factors that are single variables or sums of
-    them is ``[n, [0, 1]]`` with arity k. Otherwise two layers whose edges
+    them is ``[n, [0, 1]]`` with arity k, each factor fed only by its own variables (a cross edge
+    would take up part of another factor: ``(1 - a) / sqrt(1 - b^2)`` fitted with all four edges reads
+    as four functions). Otherwise two layers whose edges
     follow the tree (:attr:`Shape.edges`; every other edge is masked): the
     root's children become hidden nodes, each fed only by its own variables,
     joined by the output node (a sum, or a product of arity k). A child is a
@@ -515,8 +610,9 @@ def suggested_shape(tree: Tree):
         return None
     if tree.kind == "sum" and _flat(tree):
         return Shape((n, 1))
-    if tree.kind == "product" and all(_flat(c) for c in tree.children):
-        return Shape((n, (0, 1)), len(tree.children))
+    if tree.kind == "product" and all(_flat(c) for c in tree.children):  # factor t is fed by its own variables
+        edges = tuple(sorted((v, t) for t, c in enumerate(tree.children) for v in c.variables))
+        return Shape((n, (0, 1)), len(tree.children), (edges,))
     blocks = list(tree.children)
     if tree.kind == "sum":  # single variables add up in one hidden node
         singles = [c for c in blocks if c.kind == "leaf" and len(c.variables) == 1]
@@ -566,6 +662,36 @@ def invariant_shape(kind: str):
         return Shape((2, 1, 1), 2, (((0, 0), (1, 0)), ((0, 0),)), ((0, 0, 0, "x", 1.0), (0, 1, 0, "x", sign)))
     second = "1/x" if kind == "ratio" else "x"
     return Shape((2, (0, 1), 1), 2, (((0, 0), (1, 1)), ((0, 0),)), ((0, 0, 0, "x", 1.0), (0, 1, 1, second, 1.0)))
+
+
+def scaled_invariant_shape(kind: str, kept: int, combine: str):
+    """The shape of ``h(x_k) * g(u)`` (``combine="product"``) or ``h(x_k) + g(u)`` (``"sum"``) of two inputs.
+
+    ``k`` is ``kept``, ``u = x_o (op) x_k`` as in :func:`scaled_symmetry` (o the other input). As in
+    :func:`invariant_shape`, ``u`` is computed by fixed edges in a hidden node; a second hidden node
+    passes ``x_k`` on; only ``h`` and ``g`` are learned, into the output node. A product or ratio
+    invariant is ``[2, [1, 1], out]``, a difference or sum ``[2, 2, out]``, with ``out`` ``[0, 1]`` for a
+    product and ``1`` for a sum. :func:`kansci.discover` tries it when :func:`scaled_symmetry` holds on a
+    surrogate of two-variable data.
+    """
+    from kansci.symbolic.discover import Shape
+
+    if kind not in SYMMETRIES or kept not in (0, 1) or combine not in ("product", "sum"):
+        raise ValueError(f"need kind in {SYMMETRIES}, kept 0 or 1 and combine 'product' or 'sum'; got "
+                         f"{kind!r}, {kept!r}, {combine!r}")  # fmt: skip
+    other = 1 - kept
+    out = (0, 1) if combine == "product" else 1
+    second_layer = ((0, 0), (1, 1)) if combine == "product" else ((0, 0), (1, 0))
+    passed = (0, kept, 0, "x", 1.0)  # hidden node 0 is x_k
+    if kind in ("difference", "sum"):  # hidden node 1 is x_o -+ x_k
+        sign = -1.0 if kind == "difference" else 1.0
+        first = ((kept, 0), (0, 1), (1, 1))
+        return Shape((2, 2, out), 2, (tuple(sorted(first)), second_layer),
+                     (passed, (0, other, 1, "x", 1.0), (0, kept, 1, "x", sign)))  # fmt: skip
+    by = "1/x" if kind == "ratio" else "x"  # the factors of multiplication node 0 are subnodes 1 and 2
+    first = ((kept, 0), (other, 1), (kept, 2))
+    return Shape((2, (1, 1), out), 2, (tuple(sorted(first)), second_layer),
+                 (passed, (0, other, 1, "x", 1.0), (0, kept, 2, by, 1.0)))  # fmt: skip
 
 
 def _passes_through(block: Tree, root_product: bool) -> bool:
