@@ -181,6 +181,14 @@ def _safe_sech(x: Tensor) -> Tensor:
     return 1.0 / _safe_cosh(x)
 
 
+def _lorentz(x: Tensor) -> Tensor:
+    return torch.rsqrt(1.0 - x**2)
+
+
+def _safe_lorentz(x: Tensor) -> Tensor:
+    return torch.rsqrt((1.0 - _bounded(x, 1) ** 2).clamp(min=_pole_gap(x)))
+
+
 def _zero(x: Tensor) -> Tensor:
     return 0.0 * x  # not zeros_like: keeps the autograd graph (zero gradient)
 
@@ -217,6 +225,7 @@ def _builtins() -> dict[str, SymbolicFunction]:
         ("arctan", torch.atan, torch.atan, sympy.atan, 4),
         ("arctanh", torch.atanh, lambda x: torch.atanh(_open_unit(x)), sympy.atanh, 4),
         ("gaussian", _gaussian, _safe_gaussian, lambda x: sympy.exp(-(x**2)), 3),
+        ("1/sqrt(1-x^2)", _lorentz, _safe_lorentz, lambda x: 1 / sympy.sqrt(1 - x**2), 4),
     ]
     return {name: SymbolicFunction(name, fn, safe, sym, c) for name, fn, safe, sym, c in entries}
 
@@ -226,9 +235,10 @@ FOUND_PREFIX = "edge_"
 registered so models using them save, load and read as formulas, but not candidates for other edges."""
 
 LIBRARY: Mapping[str, SymbolicFunction] = MappingProxyType(_builtins())
-"""The built-in candidates (read-only), name -> SymbolicFunction: the KAN paper's set plus ``cosh`` and
-``sech = 1/cosh``, the profile of solitons and of two-level populations (``1/(e^a + e^-a)``), which no
-affine composition of the paper's functions gives on one edge."""
+"""The built-in candidates (read-only), name -> SymbolicFunction: the KAN paper's set plus ``cosh``,
+``sech = 1/cosh``, the profile of solitons and of two-level populations (``1/(e^a + e^-a)``), and
+``1/sqrt(1 - x^2)``, the Lorentz factor of relativity (and the derivative of arcsin), which no affine
+composition of the paper's functions gives on one edge."""
 
 _REGISTERED: dict[str, SymbolicFunction] = {}
 

@@ -63,6 +63,12 @@ IDENTIFIABLE = [
     ("arctanh", lambda x: torch.atanh(0.4 * x + 0.1), (0.4, 0.1, 1.0, 0.0), _canonical_odd),
     ("sech", lambda x: 0.5 / torch.cosh(1.1 * x - 0.3) + 0.2, (1.1, -0.3, 0.5, 0.2), _canonical_even),
     ("cosh", lambda x: 0.7 * torch.cosh(0.9 * x + 0.25) - 1.0, (0.9, 0.25, 0.7, -1.0), _canonical_even),
+    (
+        "1/sqrt(1-x^2)",
+        lambda x: 0.3 / torch.sqrt(1 - (0.45 * x + 0.05) ** 2) + 0.1,
+        (0.45, 0.05, 0.3, 0.1),
+        _canonical_even,
+    ),
 ]
 
 # functions whose (a, b, c, d) are not unique (scale or shift absorbed): compare values only
