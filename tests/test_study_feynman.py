@@ -14,10 +14,11 @@ def test_quick_study(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} >= {"results.nc", "rmse.png", "summary.md", "runs"}
     assert list(ds["equation"].values) == list(feynman.QUICK_EQUATIONS)
     assert set(ds["verdict"].values) <= {"agree", "agree numerically only", "disagree", feynman.NO_FORMULA}
-    # I.12.11 = 1 + a sin(theta): the KAN [2,[0,1]] (one multiplication node with its bias) reads it exactly, and the
-    # engine finds it in the quick budget of 20 generations (measured: seeds 0-5 all exact; 4 of 6 at 10 generations)
+    # I.12.11 = 1 + a sin(theta): the KAN [2,[0,1]] (one multiplication node with its bias, a factor per input) reads
+    # it exactly, and the engine finds it in the quick budget of 20 generations (measured: seeds 0-5 all exact; 4 of 6
+    # at 10 generations)
     row = ds.sel(equation="I.12.11")
-    assert bool(row["kan_exact"]) and row["kan_shape"].item() == "[2,[0,1]]"
+    assert bool(row["kan_exact"]) and row["kan_shape"].item() == "[2,[0,1]] masked"
     assert ds["engine_vs_truth"].sel(equation="I.12.11").item() == "agree" and bool(row["engine_exact"])
     assert bool(row["hybrid_exact"])
     assert set(ds["engine_stopped_by"].values) == {"generations"}
@@ -39,6 +40,18 @@ def test_exact_needs_the_formula_and_the_numbers():
     assert not ok and 5e-5 < error < 2e-4  # equal to 4 digits, but not below the error bound
     assert feynman.exact(None, truth, ["a", "b"], x) == (False, float("inf"))
     assert feynman.exact(a * sympy.Symbol("c"), truth, ["a", "b"], x) == (False, float("inf"))
+
+
+def test_exact_reads_variables_with_the_sign_of_their_points():
+    # the normal density's truth has Abs(sigma) from sqrt(2 pi sigma^2): on sigma > 0 it is sigma
+    theta, sigma = sympy.symbols("theta sigma", real=True)
+    truth = sympy.exp(-(theta**2) / (2 * sigma**2)) / sympy.sqrt(2 * sympy.pi * sigma**2)
+    found = sympy.sqrt(2) * sympy.exp(-(theta**2) / (2 * sigma**2)) / (2 * sympy.sqrt(sympy.pi) * sigma)
+    rng = np.random.default_rng(0)
+    positive = np.column_stack([rng.uniform(-1, 1, 200), rng.uniform(0.5, 2, 200)])
+    assert feynman.exact(found, truth, ["theta", "sigma"], positive)[0]
+    both = np.column_stack([rng.uniform(-1, 1, 200), rng.uniform(-2, 2, 200)])
+    assert not feynman.exact(found, truth, ["theta", "sigma"], both)[0]  # sigma < 0: not the same function
 
 
 @pytest.mark.parametrize(
