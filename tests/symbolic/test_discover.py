@@ -25,20 +25,33 @@ def test_candidate_shapes_start_simple_and_include_products():
     assert shapes[0] == Shape((3, 1))
     assert Shape((3, (0, 1))) in shapes and Shape((3, (0, 1)), 3) in shapes  # pairwise and all-at-once products
     assert str(Shape((3, (0, 1)), 3)) == "[3,[0,1]] (arity 3)"
+    two = candidate_shapes(2)
+    assert two[1].edges == (((0, 0), (1, 1)),) and two[2] == Shape((2, (0, 1)))  # g(x) h(y), then with cross edges
     with pytest.raises(ValueError, match="at least one input"):
         candidate_shapes(0)
 
 
 def test_a_product_is_found_by_a_multiplication_node(one_thread):
-    # measured: [2,1] misses (relative RMSE ~0.5), [2,[0,1]] fits to 1e-7 and snaps to x, exp: validation error 0
+    # the surrogate's tree is product(x, y): [2,[0,1]] with each factor fed by its own input comes first
     data = _data(lambda x: x[:, :1] * torch.exp(x[:, 1:]))
     found = kansci.discover(data, ["x", "y"], seeds=(0,), grids=(5, 10), engine=None)
     x, y = sympy.symbols("x y", real=True)
     assert found.verified and sympy.simplify(found.expression - x * sympy.exp(y)) == 0
+    assert str(found.tree) == "product(x0, x1)"
+    assert [str(t.shape) for t in found.trials] == ["[2,[0,1]] masked"]
+    assert found.test_error < 1e-8
+    assert found.model is not None and "| [2,[0,1]] masked |" in found.table()
+
+
+def test_without_the_tree_a_product_is_found_after_the_sum(one_thread):
+    # measured: [2,1] misses (relative RMSE ~0.5), [2,[0,1]] fits to 1e-7 and snaps to x, exp: validation error 0
+    data = _data(lambda x: x[:, :1] * torch.exp(x[:, 1:]))
+    shapes = [Shape((2, 1)), Shape((2, (0, 1)))]
+    found = kansci.discover(data, ["x", "y"], shapes=shapes, seeds=(0,), grids=(5, 10), engine=None)
+    x, y = sympy.symbols("x y", real=True)
+    assert found.verified and sympy.simplify(found.expression - x * sympy.exp(y)) == 0
     assert [str(t.shape) for t in found.trials] == ["[2,1]", "[2,[0,1]]"]
     assert found.trials[0].expression is None and "spline fit" in found.trials[0].note
-    assert found.test_error < 1e-8
-    assert found.model is not None and "| [2,[0,1]] |" in found.table()
 
 
 def test_an_additive_function_stops_at_the_first_shape(one_thread):
@@ -67,9 +80,39 @@ def test_a_function_of_the_product_is_found_through_the_invariant(one_thread):
     data = _data(lambda x: 1 / (1 + x[:, :1] * x[:, 1:]), ranges=(0.5, 2.0), n=500)
     found = discover(data, ["x", "y"], seeds=(0,), engine=None)
     x, y = sympy.symbols("x y", real=True)
-    assert [str(t.shape) for t in found.trials][:3] == ["[2,1]", "[2,[0,1]]", "[2,[0,1],1] masked"]
+    shapes = ["[2,1]", "[2,[0,1]] masked", "[2,[0,1]]", "[2,[0,1],1] masked"]
+    assert [str(t.shape) for t in found.trials][:4] == shapes
     assert found.verified and found.expression == 1 / (x * y + 1)
     assert found.test_error < 1e-8
+
+
+def test_a_scale_times_a_function_of_a_ratio_is_found_through_the_invariant(one_thread):
+    """exp(-(t/s)^2/2)/s (Feynman I.6.2): neither separable nor a function of t/s alone, but h(s) g(t/s) in
+    the coordinates (s, t/s); that shape, with t/s computed by fixed edges, comes after the separable ones."""
+    data = from_function(
+        lambda x: torch.exp(-((x[:, :1] / x[:, 1:]) ** 2) / 2) / x[:, 1:], 2, [(-1.0, 1.0), (0.5, 2.0)],
+        n_train=500, n_test=200, seed=0, dtype=torch.float64,
+    )  # fmt: skip
+    found = discover(data, ["t", "s"], seeds=(0,), engine=None)
+    t, s = sympy.symbols("t s", real=True)
+    assert [str(trial.shape) for trial in found.trials][3] == "[2,[1,1],[0,1]] masked"  # after [2,1], the products
+    assert found.verified and sympy.simplify(found.expression - sympy.exp(-(t**2) / (2 * s**2)) / s) == 0
+    assert found.test_error < 1e-8
+
+
+def test_the_pair_test_takes_the_surrogate_that_sees_the_invariant():
+    from kansci.symbolic.discover import _invariant_pair
+
+    x = 0.5 + torch.rand(200, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+    def blurred(z):  # a surrogate that misses the invariant
+        return torch.sin(z[:, 0] - 0.8 * z[:, 1]) + z[:, 2]
+
+    def sharp(z):
+        return torch.sin(z[:, 0] - z[:, 1]) + z[:, 2]
+
+    assert _invariant_pair([blurred], x) is None
+    assert _invariant_pair([blurred, sharp], x) == (0, 1, "difference")
 
 
 def test_two_inputs_through_their_difference_become_one(one_thread):
