@@ -197,21 +197,24 @@ def test_levenberg_marquardt_solves_the_paper_poisson_below_1e_4():
     assert result.stages[-1].errors["relative_l2"] < result.stages[0].errors["relative_l2"] / 10
 
 
+def _checkpointed_solve(folder, stop_at=None):
+    """A small LM solve checkpointed in ``folder`` every 2 steps, interrupted at its ``stop_at``-th step if given."""
+    calls = []
+
+    def interrupt(step, model, history):
+        calls.append(step)
+        if stop_at is not None and len(calls) == stop_at:
+            raise KeyboardInterrupt
+
+    model = KAN([2, 4, 1], grid=4, seed=1, dtype=torch.float64)
+    return solve(
+        poisson_sine(), model, opt="lm", steps=6, grid_schedule=(8,), n_interior=300, n_boundary=80,
+        progress=False, checkpoint=folder, checkpoint_every=2, callbacks=[interrupt],
+    )  # fmt: skip
+
+
 def test_an_interrupted_lm_solve_resumes_to_the_uninterrupted_result(tmp_path):
-    def run(folder, stop_at=None):
-        calls = []
-
-        def interrupt(step, model, history):
-            calls.append(step)
-            if stop_at is not None and len(calls) == stop_at:
-                raise KeyboardInterrupt
-
-        model = KAN([2, 4, 1], grid=4, seed=1, dtype=torch.float64)
-        return solve(
-            poisson_sine(), model, opt="lm", steps=6, grid_schedule=(8,), n_interior=300, n_boundary=80,
-            progress=False, checkpoint=folder, checkpoint_every=2, callbacks=[interrupt],
-        )  # fmt: skip
-
+    run = _checkpointed_solve
     whole = run(tmp_path / "whole")
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "cut", stop_at=9)  # step 3 of the second stage: its checkpoint at step 2 is kept
@@ -225,18 +228,7 @@ def test_an_interrupted_lm_solve_resumes_to_the_uninterrupted_result(tmp_path):
 
 def test_a_resumed_solve_counts_the_seconds_of_the_interrupted_session(tmp_path):
     def run(stop_at=None):
-        calls = []
-
-        def interrupt(step, model, history):
-            calls.append(step)
-            if stop_at is not None and len(calls) == stop_at:
-                raise KeyboardInterrupt
-
-        model = KAN([2, 4, 1], grid=4, seed=1, dtype=torch.float64)
-        return solve(
-            poisson_sine(), model, opt="lm", steps=6, grid_schedule=(8,), n_interior=300, n_boundary=80,
-            progress=False, checkpoint=tmp_path, checkpoint_every=2, callbacks=[interrupt],
-        )  # fmt: skip
+        return _checkpointed_solve(tmp_path, stop_at)
 
     with pytest.raises(KeyboardInterrupt):
         run(stop_at=9)  # the first stage finished, the second checkpointed at step 2
