@@ -17,8 +17,10 @@ spirit of the "hypothesis testing" and "tree converter" of KAN 2.0 (Liu et al.
   the pair, iff ``f`` is separable in the coordinates ``(x_k, u)``
   (:func:`scaled_symmetry`).
 
-Each score is a ratio of root-sum-squares over the samples, 0 for an exact
-property and at most 1; the scores are invariant to rescaling ``f``.
+Each score is a ratio of root-sum-squares over the samples (for
+:func:`scaled_symmetry`, the median over the samples of that ratio at each
+one), 0 for an exact property and at most 1; the scores are invariant to
+rescaling ``f``.
 :func:`structure_tree` splits the variables recursively by these tests into a
 :class:`Tree` of sums and products; :func:`plot_tree` draws it.
 """
