@@ -293,7 +293,7 @@ class _LocalBases(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, table: Tensor, row: Tensor, k: int, orders: tuple[int, ...]):  # type: ignore[override]
         ctx.k, ctx.orders = k, orders
-        consts = table.index_select(0, row.reshape(-1)).view(*row.shape, -1)
+        consts = table.index_select(0, row.reshape(-1)).view(*row.shape, *table.shape[1:])
         if not ctx.needs_input_grad[0]:
             return _evaluate(x, consts, k, orders)
         # the next order of each is evaluated now, from the same lookup, for the backward pass

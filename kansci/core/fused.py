@@ -158,7 +158,7 @@ def design_matrix(x: Tensor, table: BasisTable, slope: bool = False) -> tuple[Te
     batch, n_in = x.shape
     nb = table.n_basis
     values, *slopes, idx, row = _local_values(x, table, slope, table.local_index)
-    idx = idx.view(batch, n_in, -1)
+    idx = idx.unflatten(0, (batch, n_in))
     dense = x.new_zeros(batch, n_in, nb + 1)
     dense[..., :nb].scatter_add_(-1, idx, values)
     sig = torch.sigmoid(x)
@@ -171,7 +171,7 @@ def _local_values(x: Tensor, table: BasisTable, slope: bool, index: Tensor) -> t
     batch, n_in = x.shape
     row = table.locate(x)
     flat_row = row.reshape(-1)
-    consts = table.consts.index_select(0, flat_row).view(batch, n_in, -1)
+    consts = table.consts.index_select(0, flat_row).unflatten(0, (batch, n_in))
     derivs = _evaluate(x, consts, table.k, (0, 1) if slope else (0,))
     del consts  # the largest transient (2 + (k+1)^2 numbers per input): gone before the caller allocates
     return (*derivs, index.index_select(0, flat_row), row)
@@ -200,7 +200,7 @@ class _DenseLayer(torch.autograd.Function):
         else:
             dense, *rest = design_matrix(x, table, slope=True)
             ctx.save_for_backward(x, *params, weight, dense, *rest)
-        return dense.view(x.shape[0], -1) @ weight
+        return dense.flatten(1) @ weight
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
@@ -221,7 +221,7 @@ class _DenseLayer(torch.autograd.Function):
             _, idx, sig, slope = rest
             base_slope = silu_slope(x, sig)
         if any(needs_params):
-            grad_w = (dense.view(batch, -1).t() @ grad).view(n_in, nb + 1, -1)
+            grad_w = (dense.flatten(1).t() @ grad).view(n_in, nb + 1, -1)
             grads = parameter_grads(grad_w[:, :nb], grad_w[:, nb], coef, scale_spline, mask, needs_params)
         else:
             grads = (None, None, None)
@@ -261,7 +261,7 @@ class _SparseLayer(torch.autograd.Function):
         need_x = ctx.needs_input_grad[0]
         values, *slope, idx, row = _local_values(x, table, need_x, table.flat_index)
         picked = spline_weight.index_select(0, idx.view(-1)).view(batch, -1, spline_weight.shape[1])
-        out = torch.bmm(values.view(batch, 1, -1), picked).view(batch, -1)
+        out = torch.bmm(values.reshape(batch, 1, picked.shape[1]), picked).flatten(1)
         sig = torch.sigmoid(x)
         out = torch.addmm(out, x * sig, base_weight)
         ctx.table = table
@@ -293,7 +293,7 @@ class _SparseLayer(torch.autograd.Function):
         if needs_params[2]:
             grad_base = (x * sig).t() @ grad
         if needs_x:
-            through = torch.bmm(picked, grad.unsqueeze(-1)).view(batch, n_in, -1)
+            through = torch.bmm(picked, grad.unsqueeze(-1)).view(batch, n_in, slope.shape[-1])
             grad_x = (through * slope).sum(-1) + (grad @ base_weight.t()) * silu_slope(x, sig)
         grads = parameter_grads(grad_spline, grad_base, coef, scale_spline, mask, needs_params)
         return grad_x, *grads, None, None
@@ -317,7 +317,7 @@ def sparse_design(x: Tensor, table: BasisTable) -> SparseDesign:
     nb = table.n_basis
     values, idx, _ = _local_values(x, table, False, table.local_index)
     start = torch.arange(n_in, device=x.device).mul_(nb + 1).view(1, n_in, 1)
-    cols = torch.cat([idx.view(batch, n_in, -1) + start, (start + nb).expand(batch, n_in, 1)], dim=-1)
+    cols = torch.cat([idx.unflatten(0, (batch, n_in)) + start, (start + nb).expand(batch, n_in, 1)], dim=-1)
     vals = torch.cat([values, F.silu(x).unsqueeze(-1)], dim=-1)
     per_row = n_in * (table.k + 2)
     crow = torch.arange(0, batch * per_row + 1, per_row, device=x.device)

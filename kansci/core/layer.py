@@ -330,15 +330,15 @@ class KANLayer(nn.Module):
         table = self.table()
         batch = values.shape[0]
         if self.use_sparse():  # gather the k+1 coefficient rows each input touches
-            idx = table.flat_index.index_select(0, row.reshape(-1)).view(batch, self.in_features, -1)
+            idx = table.flat_index.index_select(0, row.reshape(-1)).unflatten(0, (batch, self.in_features))
             out = base @ base_weight
             for s in range(self.k + 1):
-                picked = spline_weight.index_select(0, idx[..., s].reshape(-1)).view(batch, self.in_features, -1)
+                picked = spline_weight.index_select(0, idx[..., s].reshape(-1)).unflatten(0, (batch, self.in_features))
                 out = out + (picked * values[..., s : s + 1]).sum(1)
             return out
         # one matmul: per input, G + k basis columns then its base-function column
         dense = scatter_dense(values, row, table, extra=base)
-        return dense.view(batch, -1) @ self._stacked(spline_weight, base_weight)
+        return dense.flatten(1) @ self._stacked(spline_weight, base_weight)
 
     def _stacked(self, spline_weight: Tensor, base_weight: Tensor) -> Tensor:
         """Per input, its G + k spline rows then its base-function row: (in * (G + k + 1), out)."""
@@ -353,9 +353,9 @@ class KANLayer(nn.Module):
         batch = values.shape[0]
         out = base.unsqueeze(-1) * base_weight
         if self.n_basis >= EDGE_GATHER_FROM_BASES or self.use_sparse():
-            idx = table.flat_index.index_select(0, row.reshape(-1)).view(batch, self.in_features, -1)
+            idx = table.flat_index.index_select(0, row.reshape(-1)).unflatten(0, (batch, self.in_features))
             for s in range(self.k + 1):
-                picked = spline_weight.index_select(0, idx[..., s].reshape(-1)).view(batch, self.in_features, -1)
+                picked = spline_weight.index_select(0, idx[..., s].reshape(-1)).unflatten(0, (batch, self.in_features))
                 out = out + picked * values[..., s : s + 1]
             return out
         dense = scatter_dense(values, row, table)

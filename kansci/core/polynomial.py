@@ -52,7 +52,7 @@ def edge_values(x: Tensor, spline_weight: Tensor, table: BasisTable) -> Tensor:
     scaled or not, as :func:`edge_polynomials` takes them.
     """
     values = _positions(x, spline_weight, table, (0,))[3]
-    return values.view(x.shape[1], x.shape[0], -1).transpose(0, 1)
+    return values.unflatten(0, (x.shape[1], x.shape[0])).transpose(0, 1)
 
 
 def polynomial_layer(

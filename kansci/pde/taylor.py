@@ -61,14 +61,14 @@ def layer_jet(layer: KANLayer, x: Tensor, g: Tensor | None, h: Tensor | None) ->
     if kept is not None:  # fixed collocation points: three products with the kept designs
         (weight,) = layer.weights(stacked=True)
         per_input = weight.view(layer.in_features, -1, layer.out_features)
-        value = kept[0].view(x.shape[0], -1) @ weight
+        value = kept[0].flatten(1) @ weight
         # phi'_io(x_i) and phi''_io(x_i) of every edge, (batch, in, out)
         e1, e2 = (torch.bmm(d, per_input).transpose(0, 1) for d in kept[1:])
     elif layer.use_polynomial():  # a narrow layer: each edge's spline and derivatives as its interval's polynomial
         spline_w, base_w = layer.weights()
         s0, s1, s2 = silu_derivatives(x)
         batch, n_in = x.shape
-        d0, d1, d2 = (d.view(n_in, batch, -1) for d in edge_derivatives(x, spline_w, layer.table(), (0, 1, 2)))
+        d0, d1, d2 = (d.unflatten(0, (n_in, batch)) for d in edge_derivatives(x, spline_w, layer.table(), (0, 1, 2)))
         value = torch.addmm(d0.sum(0), s0, base_w)
         e1 = d1.transpose(0, 1) + s1.unsqueeze(-1) * base_w
         e2 = d2.transpose(0, 1) + s2.unsqueeze(-1) * base_w

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from kansci import KAN
-from kansci.pde import divergence, gradient, jet, laplacian, partial, second_partial
+from kansci.pde import divergence, gradient, jet, laplacian, partial, partials, second_partial
 from tests.conftest import float64
 
 
@@ -112,3 +112,18 @@ def _assert_jet_matches_autograd(model, x):
             torch.testing.assert_close(j.second[:, a, o : o + 1], second_partial(u, x, a, a), rtol=0, atol=1e-10)
         torch.testing.assert_close(j.laplacian()[:, o : o + 1], laplacian(u, x), rtol=0, atol=1e-10)
     return j
+
+
+@pytest.mark.parametrize(("grid", "mode"), [(5, "dense"), (60, "sparse"), (5, "polynomial")])
+def test_an_empty_batch_gives_empty_values_and_derivatives(grid, mode):
+    # a condition whose predicate selects no point of a draw hands the model zero rows
+    model = KAN([2, 3, 1], grid=grid, seed=5, dtype=torch.float64, basis_mode=mode)
+    x = torch.zeros(0, 2, dtype=torch.float64, requires_grad=True)
+    u = model(x)
+    u.sum().backward()
+    assert u.shape == (0, 1) and x.grad.shape == (0, 2)
+    assert all(float(p.grad.abs().max()) == 0.0 for p in model.parameters() if p.grad is not None)
+    j = jet(model, x.detach())
+    assert (j.value.shape, j.grad.shape, j.second.shape) == ((0, 1), (0, 2, 1), (0, 2, 1))
+    d = partials(model, x.detach(), ["xy", "xxxx", "y"], variables="xy")
+    assert all(v.shape == (0, 1) for v in d.values())
