@@ -122,7 +122,7 @@ def test_an_empty_batch_gives_empty_values_and_derivatives(grid, mode):
     u = model(x)
     u.sum().backward()
     assert u.shape == (0, 1) and x.grad.shape == (0, 2)
-    assert all(float(p.grad.abs().max()) == 0.0 for p in model.parameters() if p.grad is not None)
+    assert all(int(torch.count_nonzero(p.grad)) == 0 for p in model.parameters() if p.grad is not None)
     j = jet(model, x.detach())
     assert (j.value.shape, j.grad.shape, j.second.shape) == ((0, 1), (0, 2, 1), (0, 2, 1))
     d = partials(model, x.detach(), ["xy", "xxxx", "y"], variables="xy")
