@@ -25,7 +25,8 @@ The cotangents of every layer come, as in
 per layer and residual component (points are independent, so the gradient of
 a summed component holds each point's own derivatives). Any other module goes
 through ``torch.func`` as in :func:`~kansci.pde.module_jacobian.module_jacobian`,
-with a point's jets from nested ``jvp`` along each direction.
+with a point's jets from nested ``jvp`` along each direction, or from exact
+Taylor jets for a plain MLP (:mod:`kansci.pde.mlp_jets`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from kansci.core.layer import KANLayer
 from kansci.core.least_squares import fitted_parameters
 from kansci.core.model import KAN
 from kansci.pde.jet_jacobian import _grads
+from kansci.pde.mlp_jets import is_plain_mlp, mlp_jets_with
 from kansci.pde.multiindex import MAX_ORDER, _bell, _layer_jets, _node_jets, _silu_derivatives, taylor_jets
 
 __all__ = ["CHUNK_ELEMENTS", "DirectionalHead", "directional_jacobian"]
@@ -248,9 +250,12 @@ def _by_torch_func(
     params = {name: p.detach() for name, p in names}
     n = x.shape[0]
     n_params = sum(p.numel() for p in params.values())
+    plain = is_plain_mlp(model)
 
     def point_jets(theta: dict[str, Tensor], xp: Tensor) -> tuple[Tensor, ...]:
         """u (F,), then D^1..D^order (n_dir, F) at one point: nested forward passes along each direction."""
+        if plain:  # exact Taylor jets, all directions in one pass
+            return tuple(t.squeeze(0) for t in mlp_jets_with(model, theta, xp.unsqueeze(0), directions, order))
 
         def along(v: Tensor) -> tuple[Tensor, ...]:
             return taylor_jets(lambda z: functional_call(model, theta, (z.unsqueeze(0),)).squeeze(0), xp, v, order)

@@ -151,8 +151,8 @@ def _edge_derivatives(layer: KANLayer, x: Tensor, order: int) -> list[Tensor]:
     return out
 
 
-def _silu_derivatives(x: Tensor, order: int) -> list[Tensor]:
-    """SiLU(x) = x s(x) and its derivatives x s^(n) + n s^(n-1), with s the sigmoid, n = 1..order."""
+def _sigmoid_derivatives(x: Tensor, order: int) -> list[Tensor]:
+    """The sigmoid s and its derivatives s^(n), n = 1..order, from s' = s (1 - s)."""
     s = [torch.sigmoid(x)]
     one_minus_2s = 1 - 2 * s[0]
     if order >= 1:
@@ -163,6 +163,12 @@ def _silu_derivatives(x: Tensor, order: int) -> list[Tensor]:
         s.append(s[2] * one_minus_2s - 2 * s[1] ** 2)
     if order >= 4:
         s.append(s[3] * one_minus_2s - 6 * s[1] * s[2])
+    return s
+
+
+def _silu_derivatives(x: Tensor, order: int) -> list[Tensor]:
+    """SiLU(x) = x s(x) and its derivatives x s^(n) + n s^(n-1), with s the sigmoid, n = 1..order."""
+    s = _sigmoid_derivatives(x, order)
     return [x * s[0]] + [x * s[n] + n * s[n - 1] for n in range(1, order + 1)]
 
 
@@ -324,13 +330,18 @@ def _autograd_partials(model: Callable, x: Tensor, wanted: list[tuple[int, ...]]
 def module_directional_jets(model: nn.Module, x: Tensor, directions: Tensor, order: int) -> list[Tensor]:
     """:func:`directional_jets` of any module: nested forward-mode ``torch.func.jvp``, or nested autograd.
 
-    The jets stay differentiable in the module's parameters. A module
-    ``torch.func`` cannot trace falls back to reverse mode, one backward per
-    order, direction and output.
+    A plain MLP (:func:`~kansci.pde.mlp_jets.is_plain_mlp`) takes exact Taylor
+    jets instead. The jets stay differentiable in the module's parameters. A
+    module ``torch.func`` cannot trace falls back to reverse mode, one backward
+    per order, direction and output.
     """
     if not 1 <= order <= MAX_ORDER:
         raise ValueError(f"order must be 1 to {MAX_ORDER}, got {order}")
+    from kansci.pde.mlp_jets import is_plain_mlp, mlp_jets
+
     v = directions.to(x)
+    if is_plain_mlp(model):
+        return mlp_jets(model, x, v, order)
     try:
         return _forward_jets(model, x, v, order)
     except (RuntimeError, NotImplementedError):

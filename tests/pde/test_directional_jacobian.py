@@ -9,7 +9,8 @@ from kansci.baselines import mlp
 from kansci.core.least_squares import fitted_parameters
 from kansci.pde.directional_jacobian import directional_jacobian
 from kansci.pde.jet_jacobian import jet_jacobian
-from kansci.pde.multiindex import directional_jets
+from kansci.pde.mlp_jets import is_plain_mlp
+from kansci.pde.multiindex import directional_jets, module_directional_jets
 from kansci.symbolic import fix_symbolic
 from tests.pde.test_module_jacobian import _Custom
 
@@ -119,6 +120,41 @@ def test_mlp_by_torch_func_in_chunks():
     x = _points(seed=6)
     _assert_matches(net, x, DIRECTIONS, 4, _mixing)
     _assert_matches(net, x, DIRECTIONS, 4, _mixing, chunk=4)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "silu"])
+def test_plain_mlps_take_exact_taylor_jets(activation):
+    net = mlp([2, 5, 4, 2], activation, dtype=DTYPE, seed=9)
+    x = 2 * _points(seed=10)  # out to +-1.6, where every derivative of the activations matters
+    assert is_plain_mlp(net)
+    with torch.no_grad():
+        found = module_directional_jets(net, x, DIRECTIONS, 4)
+    for jet, expected in zip(found, _autograd_jets(net, x, DIRECTIONS, 4)):
+        _assert_close(jet, expected.detach())
+    _assert_matches(net, x, DIRECTIONS, 4, _mixing)
+
+
+class _Wrapped(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+def test_other_modules_keep_nested_forward_mode():
+    net = mlp([2, 5, 1], dtype=DTYPE, seed=11)
+    wrapped = _Wrapped(net)
+    assert not is_plain_mlp(wrapped) and not is_plain_mlp(mlp([2, 5, 1], "relu")) and not is_plain_mlp(nn.Sequential())
+    x = _points(seed=12)
+    taylor, nested = (
+        directional_jacobian(net, x, DIRECTIONS, 4, _mixing),
+        directional_jacobian(wrapped, x, DIRECTIONS, 4, _mixing),
+    )
+    _assert_close(taylor[0], nested[0])
+    for p, block in nested[1].items():
+        _assert_close(taylor[1][p], block)
 
 
 def test_identity_directions_at_order_two_are_the_jet_jacobian():
