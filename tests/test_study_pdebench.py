@@ -29,8 +29,10 @@ def test_quick_benchmark_writes_one_table(tmp_path):
 def test_per_problem_settings_reach_the_runs():
     runs = pdebench.configs(["burgers", "inverse_poisson", "poisson_paper"], quick=True, seed=0)
     by = {(r["problem"], r["kind"], r["opt"]): r for r in runs}
-    assert all(by[("burgers", "kan", opt)]["refresh_every"] == 10 for opt in pdebench.OPTIMIZERS)
-    assert "refresh_every" not in by[("burgers", "mlp", "lm")]
+    assert by[("burgers", "kan", "lm")]["refresh_every"] == 10
+    assert (
+        "refresh_every" not in by[("burgers", "kan", "lbfgs")] and "refresh_every" not in by[("burgers", "mlp", "lm")]
+    )
     assert all(by[("inverse_poisson", kind, "lbfgs")]["alpha"] == 0.1 for kind in ("kan", "mlp"))
     assert not any("alpha" in r or "refresh_every" in r for r in runs if r["problem"] == "poisson_paper")
 
@@ -38,14 +40,16 @@ def test_per_problem_settings_reach_the_runs():
 def test_the_per_problem_kan_settings_reach_the_runs_but_quick_keeps_its_points():
     for quick, points in ((False, (10000, 4000)), (True, (400, 400))):  # --quick keeps its own point counts
         for run in pdebench.configs(["robin"], quick=quick, seed=0):
-            kan = run["kind"] == "kan"
-            assert (run.get("alpha"), run["n_interior"]) == ((1e-2, points[0]) if kan else (None, points[1]))
-    kdv = [r for r in pdebench.configs(["kdv"], quick=False, seed=0) if r["kind"] == "kan"]
-    assert all(r["grid_eps"] == 1.0 and r["refresh_every"] == 10 and r["k"] == 5 and r["steps"] == 60 for r in kdv)
-    mlp = next(r for r in pdebench.configs(["kdv"], quick=False, seed=0) if r["kind"] == "mlp")
-    assert mlp["steps"] == 30 * 4  # the KAN's steps per grid are its own
-    holes = [r for r in pdebench.configs(["poisson_holes"], quick=False, seed=0) if r["kind"] == "kan"]
-    assert all((r["alpha"], r["n_interior"], r["steps"]) == (1e-5, 10000, 45) for r in holes)
+            tuned = run["kind"] == "kan" and run["opt"] == "lm"
+            assert (run.get("alpha"), run["n_interior"]) == ((1e-2, points[0]) if tuned else (None, points[1]))
+    kdv = {(r["kind"], r["opt"]): r for r in pdebench.configs(["kdv"], quick=False, seed=0)}
+    lm = kdv[("kan", "lm")]
+    assert lm["grid_eps"] == 1.0 and lm["refresh_every"] == 10 and lm["k"] == 5 and lm["steps"] == 60
+    lbfgs = kdv[("kan", "lbfgs")]  # LBFGS keeps the shared settings
+    assert "grid_eps" not in lbfgs and lbfgs["k"] == 5 and (lbfgs["steps"], lbfgs["n_interior"]) == (30, 4000)
+    assert kdv[("mlp", "lm")]["steps"] == 30 * 4  # the KAN's steps per grid are its own
+    holes = next(r for r in pdebench.configs(["poisson_holes"], quick=False, seed=0) if r["kind"] == "kan")
+    assert (holes["alpha"], holes["n_interior"], holes["steps"]) == (1e-5, 10000, 45) and holes["opt"] == "lm"
 
 
 @pytest.mark.slow
