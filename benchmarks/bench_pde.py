@@ -56,6 +56,14 @@ numbers from this one run; nothing is asserted):
    largest difference relative to the largest derivative. ``--multiindex`` runs
    this part alone.
 
+6. The MLP of the PDE benchmark ([2,20,20,20,1], tanh) at the same points:
+   the jets of order 4 along the 5 directions that give u_xxxx, u_xxyy and
+   u_yyyy, forward and backward to the parameters, by exact Taylor jets
+   (``kansci.pde.multiindex.module_directional_jets``, what LBFGS uses)
+   against nested forward-mode ``jvp``; and LM's per-point Jacobian of the
+   biharmonic residual (``directional_jacobian``) by the same two paths on
+   1,000 points. ``--multiindex`` runs it too.
+
 pykan is optional: run this script from a scratch environment that has
 ``pip install pykan==0.2.8`` with PYTHONPATH pointing at this repository.
 """
@@ -71,11 +79,13 @@ import torch
 
 from benchmarks.bench_core import Repeats, import_pykan, pykan_env, time_interleaved
 from kansci import KAN
+from kansci.baselines import mlp
 from kansci.core.lbfgs import LBFGS
 from kansci.core.least_squares import fitted_parameters
 from kansci.core.lm import LevenbergMarquardt
 from kansci.pde import HardDirichlet, boundary_points, derivatives, errors, interior_points, poisson_paper, solve
-from kansci.pde.multiindex import _autograd_partials, partials
+from kansci.pde.directional_jacobian import directional_jacobian
+from kansci.pde.multiindex import DerivativePlan, _autograd_partials, module_directional_jets, partials
 from kansci.pde.residuals import PDEResiduals, conditions
 
 ALPHA = 0.01
@@ -368,6 +378,59 @@ def multiindex_timings(quick: bool) -> None:
     print(f"| {got['exact']:.2f} | {got['autograd']:.2f} | {got['autograd'] / got['exact']:.2f} | {worst:.1e} |")
 
 
+class _Opaque(torch.nn.Module):
+    """The MLP behind a module kansci does not recognize: the nested ``jvp`` path."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def mlp_jet_timings(quick: bool) -> None:
+    dtype = torch.float64
+    x = interior_points(poisson_paper(), N_INTERIOR, "sobol", seed=0, dtype=dtype)
+    net = mlp([2, 20, 20, 20, 1], dtype=dtype)
+    plan = DerivativePlan([(4, 0), (2, 2), (0, 4)], 2)
+    directions = plan.direction_tensor(x)
+
+    def head(jets):
+        d = plan.combine(jets)
+        return d[(4, 0)] + 2 * d[(2, 2)] + d[(0, 4)]
+
+    def jets_step(model):
+        def run():
+            total = sum(t.square().sum() for t in module_directional_jets(model, x, directions, 4))
+            torch.autograd.grad(total, list(net.parameters()))
+
+        return run
+
+    def jacobian_step(model):
+        return lambda: directional_jacobian(model, x[:1000], directions, 4, head)
+
+    reps = Repeats(warmup=1, min_reps=2 if quick else 3, max_reps=3 if quick else 5, budget_s=20 if quick else 60)
+    print(
+        f"\nMLP [2,20,20,20,1] tanh, float64: jets of order 4 along {len(directions)} directions (median, taking turns)"
+    )
+    print("| what | exact Taylor jets (s) | nested jvp (s) | jvp/Taylor | largest difference / largest entry |")
+    print("|---|---|---|---|---|")
+    for what, step, compare in (
+        (f"jets + backward, {N_INTERIOR} points", jets_step, lambda m: module_directional_jets(m, x, directions, 4)[4]),
+        (
+            "LM Jacobian of the biharmonic residual, 1000 points",
+            jacobian_step,
+            lambda m: jacobian_step(m)()[1][net[0].weight],
+        ),
+    ):
+        steps = {"taylor": (step(net), reps), "jvp": (step(_Opaque(net)), reps)}
+        got = {name: t for name, (t, _) in time_interleaved(steps, lambda: None).items()}
+        taylor, nested = compare(net).detach(), compare(_Opaque(net)).detach()
+        worst = float((taylor - nested).abs().max() / nested.abs().max())
+        print(f"| {what} | {got['taylor']:.3f} | {got['jvp']:.3f} | {got['jvp'] / got['taylor']:.1f} | {worst:.1e} |")
+
+
 def _exact_partials(model, x, wanted):
     return partials(model, x, wanted)
 
@@ -384,6 +447,7 @@ def main() -> None:
     print(f"load average at start: {load:.2f}\n")
     if args.multiindex:
         multiindex_timings(args.quick)
+        mlp_jet_timings(args.quick)
         return
     print(
         f"Loss + backward, KAN {NAME}, float64, {N_INTERIOR} Sobol interior + {N_BOUNDARY} boundary points "
@@ -393,6 +457,7 @@ def main() -> None:
     step_timings(args.quick)
     jacobian_timings(args.quick)
     multiindex_timings(args.quick)
+    mlp_jet_timings(args.quick)
     if args.quick:
         return
     print(
