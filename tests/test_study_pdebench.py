@@ -48,6 +48,8 @@ def test_the_per_problem_kan_settings_reach_the_runs_but_quick_keeps_its_points(
     lbfgs = kdv[("kan", "lbfgs")]  # LBFGS keeps the shared settings
     assert "grid_eps" not in lbfgs and lbfgs["k"] == 5 and (lbfgs["steps"], lbfgs["n_interior"]) == (30, 4000)
     assert kdv[("mlp", "lm")]["steps"] == 30 * 4  # the KAN's steps per grid are its own
+    inverse = [r for r in pdebench.configs(["inverse_poisson"], quick=False, seed=0) if r["kind"] == "kan"]
+    assert [r["width"] for r in inverse] == [[2, 5, 2]] * 2 and "[2,5,2]" in inverse[0]["name"]
     holes = next(r for r in pdebench.configs(["poisson_holes"], quick=False, seed=0) if r["kind"] == "kan")
     assert (holes["alpha"], holes["n_interior"], holes["steps"]) == (1e-5, 10000, 45) and holes["opt"] == "lm"
 
