@@ -29,7 +29,8 @@ def test_quick_benchmark_writes_one_table(tmp_path):
 def test_per_problem_settings_reach_the_runs():
     runs = pdebench.configs(["burgers", "inverse_poisson", "poisson_paper"], quick=True, seed=0)
     by = {(r["problem"], r["kind"], r["opt"]): r for r in runs}
-    assert by[("burgers", "kan", "lm")]["refresh_every"] == 10
+    assert by[("burgers", "kan", "lm")]["refresh_every"] == 10 and by[("burgers", "kan", "lm")]["adaptive"] == "points"
+    assert by[("burgers", "kan", "lm")]["grids"] == [5, 10]  # --quick keeps its own grids and points
     assert (
         "refresh_every" not in by[("burgers", "kan", "lbfgs")] and "refresh_every" not in by[("burgers", "mlp", "lm")]
     )
@@ -48,6 +49,9 @@ def test_the_per_problem_kan_settings_reach_the_runs_but_quick_keeps_its_points(
     lbfgs = kdv[("kan", "lbfgs")]  # LBFGS keeps the shared settings
     assert "grid_eps" not in lbfgs and lbfgs["k"] == 5 and (lbfgs["steps"], lbfgs["n_interior"]) == (30, 4000)
     assert kdv[("mlp", "lm")]["steps"] == 30 * 4  # the KAN's steps per grid are its own
+    burgers = {r["opt"]: r for r in pdebench.configs(["burgers"], quick=False, seed=0) if r["kind"] == "kan"}
+    assert (burgers["lm"]["grids"][-1], burgers["lm"]["n_interior"]) == (80, 10000)
+    assert (burgers["lbfgs"]["grids"][-1], burgers["lbfgs"]["n_interior"]) == (40, 4000)
     inverse = [r for r in pdebench.configs(["inverse_poisson"], quick=False, seed=0) if r["kind"] == "kan"]
     assert [r["width"] for r in inverse] == [[2, 5, 2]] * 2 and "[2,5,2]" in inverse[0]["name"]
     holes = next(r for r in pdebench.configs(["poisson_holes"], quick=False, seed=0) if r["kind"] == "kan")
