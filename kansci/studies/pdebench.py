@@ -53,7 +53,8 @@ KAN_SETTINGS: dict[str, dict[str, Any]] = {
     # x is 0.063 off, over 0.025 0.026, over 0.0125 0.008, so evenly spaced knots need G > 80 to pass PINNacle's
     # 1.3e-2. Needed, not enough: G = 80 with 10,000 fresh points 0.095, 0.14 (seeds 0, 1), G = 160 0.095, 0.13
     # (2,400 s each); [2,8,8,1] to G = 40: 0.11. A draw of 10,000 puts about 35 points in the shock; drawn by
-    # the residual (adaptive "points", RAD k = c = 1), G = 80: 0.023, 0.063, 0.038 (seeds 0-2; 390 s each)
+    # the residual (adaptive "points", RAD k = c = 1), G = 80: 0.023, 0.063, 0.038 (seeds 0-2; 390 s each); on to
+    # G = 160: 0.022 (seed 0, 1,500 s)
     "burgers": {"refresh_every": 10, "adaptive": "points", "n_interior": 10000, "grids": [5, 10, 20, 40, 80]},
     # at G = 40, 4,000 points are too few: the KAN fits the residual at them, which stays biased between them,
     # and with no Dirichlet value only the Robin faces pin the constant, so u shifts (by -1.2e-4). LM, seed 0,
