@@ -14,12 +14,12 @@ def test_quick_benchmark_writes_one_table(tmp_path):
     for name in ("results.nc", "summary.md", "errors.png"):
         assert (out / name).stat().st_size > 0
     assert list(ds["problem"].values) == ["anisotropic", "kovasznay"]  # in the study's order
-    assert ds["relative_l2"].shape == (2, 2, 2) and np.isfinite(ds["relative_l2"].values).all()
+    assert ds["relative_l2"].shape == (2, 2, 2, 1) and np.isfinite(ds["relative_l2"].values).all()
     chosen = pdebench.best(ds)
     valid = ds["validation_relative_l2"].values
     assert np.allclose(chosen["validation_relative_l2"].values, valid.min(axis=2))  # chosen on validation points
-    assert float(chosen["relative_l2"].sel(problem="anisotropic", model="kan")) < 1e-3
-    assert float(chosen["relative_l2"].sel(problem="kovasznay", model="kan")) < 0.05
+    assert float(pdebench.median(chosen["relative_l2"]).sel(problem="anisotropic", model="kan")) < 1e-3
+    assert float(pdebench.median(chosen["relative_l2"]).sel(problem="kovasznay", model="kan")) < 0.05
     summary = (out / "summary.md").read_text()
     assert "| anisotropic | KAN [2,5,1], LM," in summary and "| kovasznay | KAN [2,5,3]" in summary
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as saved:
@@ -56,6 +56,45 @@ def test_the_per_problem_kan_settings_reach_the_runs_but_quick_keeps_its_points(
     assert [r["width"] for r in inverse] == [[2, 5, 2]] * 2 and "[2,5,2]" in inverse[0]["name"]
     holes = next(r for r in pdebench.configs(["poisson_holes"], quick=False, seed=0) if r["kind"] == "kan")
     assert (holes["alpha"], holes["n_interior"], holes["steps"]) == (1e-5, 10000, 45) and holes["opt"] == "lm"
+
+
+def test_chaotic_problems_run_several_seeds_and_the_table_gives_their_median():
+    runs = pdebench.configs(["burgers", "robin"], quick=False, seed=4)
+    seeds = {p: sorted({r["seed"] for r in runs if r["problem"] == p}) for p in ("burgers", "robin")}
+    assert seeds == {"burgers": [4, 5, 6], "robin": [4]} and len(runs) == 4 * 4
+    names = [r["name"] for r in runs if r["problem"] == "burgers" and r["kind"] == "kan" and r["opt"] == "lm"]
+    assert names[0].endswith("LM") and names[1:] == [names[0] + " seed 5", names[0] + " seed 6"]
+    assert {r["seed"] for r in pdebench.configs(["burgers"], quick=True, seed=0)} == {0}
+    assert {r["seed"] for r in pdebench.configs(["robin"], quick=True, seed=0, seeds=2)} == {0, 1}
+
+    # made-up outcomes: burgers' KAN LM wins on the median validation error over three seeds although LBFGS has
+    # the single best seed; robin has one seed, so the other two stay NaN
+    def outcome(config):
+        test, valid = {("burgers", "kan", "lm"): ([3e-2, 1e-2, 2e-2], [3e-2, 1e-2, 2e-2]),
+                       ("burgers", "kan", "lbfgs"): ([5e-3, 5e-2, 6e-2], [5e-3, 5e-2, 6e-2])}.get(
+            (config["problem"], config["kind"], config["opt"]), ([1e-3] * 3, [2e-3] * 3))  # fmt: skip
+        draw = config["seed"] - 4
+        return xr.Dataset(
+            {
+                "relative_l2": ("stage", [0.1, test[draw]]),
+                "validation_relative_l2": valid[draw],
+                "seconds": ("stage", [1.0, 2.0 + draw]),
+                "n_params": ("stage", [10, 20]),
+            }  # fmt: skip
+        )
+
+    ds = pdebench.gather([outcome(c) for c in runs], runs)
+    assert ds["relative_l2"].dims == ("problem", "model", "optimizer", "seed") and list(ds["seed"].values) == [4, 5, 6]
+    assert np.isnan(ds["relative_l2"].sel(problem="robin", seed=5).values).all()
+    chosen = pdebench.best(ds)
+    assert chosen["optimizer"].sel(problem="burgers", model="kan").item() == "lm"
+    assert float(pdebench.median(chosen["relative_l2"]).sel(problem="burgers", model="kan")) == pytest.approx(2e-2)
+    assert float(pdebench.median(chosen["seconds"]).sel(problem="burgers", model="kan")) == pytest.approx(4.0)
+    text = pdebench.summary(ds, 1.0, "python -m kansci.studies.pdebench")
+    assert "| 2.00e-02 (1.0e-02–3.0e-02, 3 seeds) |" in text
+    robin_row = next(line for line in text.splitlines() if line.startswith("| robin |"))
+    assert "| 1.00e-03 |" in robin_row and "seeds" not in robin_row
+    assert pdebench.figures(ds)["errors"].axes
 
 
 @pytest.mark.slow
