@@ -29,7 +29,7 @@ def test_quick_benchmark_writes_one_table(tmp_path):
 def test_per_problem_settings_reach_the_runs():
     runs = pdebench.configs(["burgers", "inverse_poisson", "poisson_paper"], quick=True, seed=0)
     by = {(r["problem"], r["kind"], r["opt"]): r for r in runs}
-    assert by[("burgers", "kan", "lm")]["refresh_every"] == 10 and by[("burgers", "kan", "lm")]["adaptive"] == "points"
+    assert by[("burgers", "kan", "lm")]["refresh_every"] == 10 and by[("burgers", "kan", "lm")]["adaptive"] == "both"
     assert by[("burgers", "kan", "lm")]["grids"] == [5, 10]  # --quick keeps its own grids and points
     assert (
         "refresh_every" not in by[("burgers", "kan", "lbfgs")] and "refresh_every" not in by[("burgers", "mlp", "lm")]
