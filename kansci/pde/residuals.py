@@ -13,6 +13,7 @@ and by batched backward passes for a module ``torch.func`` cannot trace.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from kansci.pde.multiindex import DerivativePlan, directional_jets, module_direc
 from kansci.pde.problems import Problem
 from kansci.pde.sampling import boundary_points, initial_points, outward_normals
 
-__all__ = ["Condition", "PDEResiduals", "conditions"]
+__all__ = ["Condition", "PDEResiduals", "conditions", "scaled_rows"]
 
 ConditionResidual = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 """``residual(x, u (batch, F), du (batch, dim, F), d2u (batch, dim, F)) -> (batch, c)``."""
@@ -137,6 +138,22 @@ def _misfit(name: str, x: Tensor, target: Tensor, fields: list[int]) -> Conditio
         return u[:, fields] - target
 
     return Condition(name, x, 1.0, misfit, (target,), width=len(fields), order=0)
+
+
+def scaled_rows(condition: Condition, factors: Tensor) -> Condition:
+    """``condition`` with each point's residual multiplied by its entry of ``factors`` (n,), a fixed tensor.
+
+    Its rows' squares are then weighted by ``factors**2`` (see :func:`kansci.pde.causal.causal_weights`).
+    """
+    if condition.paired or factors.shape != (condition.n_rows,):
+        raise ValueError(f"factors must have shape ({condition.n_rows},) for an unpaired condition")
+    base = condition.residual
+
+    def scaled(*args: Tensor) -> Tensor:
+        return base(*args[:-1]) * args[-1]
+
+    column = factors.detach().reshape(-1, 1).to(condition.points)
+    return dataclasses.replace(condition, residual=scaled, data=(*condition.data, column))
 
 
 class PDEResiduals(LeastSquares):

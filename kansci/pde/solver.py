@@ -20,18 +20,21 @@ from kansci.core.checks import as_integer
 from kansci.core.io import read_checkpoint
 from kansci.core.model import KAN
 from kansci.core.train import Callback, History, fit
+from kansci.pde.causal import causal_weights, check_strength
 from kansci.pde.conditions import equation_conditions
 from kansci.pde.derivatives import HardDirichlet, derivatives
 from kansci.pde.equation import Equation
 from kansci.pde.hard import Constrained, HardConstraint
 from kansci.pde.problems import Problem
-from kansci.pde.residuals import PDEResiduals, conditions
+from kansci.pde.residuals import PDEResiduals, conditions, scaled_rows
 from kansci.pde.sampling import Method, interior_points
 
 __all__ = ["HardDirichlet", "SolveResult", "Stage", "derivatives", "errors", "solve"]
 
 RAD_POOL = 8
 """The residual-weighted draws of ``adaptive`` pick their points from a random pool this many times larger."""
+CAUSAL_EVERY = 10
+"""Steps between two computations of the causal weights when neither points refresh nor resample (``causal``)."""
 REFRESH_SEED = 10007
 """Seed step of the fresh interior draws of ``refresh_every`` (apart from the test points' ``seed + 1``)."""
 
@@ -160,6 +163,12 @@ def residual_weighted(residual: Tensor, count: int, power: float, floor: float, 
     return torch.multinomial(density, count, replacement=False, generator=gen)
 
 
+def _time_span(problem: Problem | Equation) -> tuple[float, float]:
+    """An evolution problem's first and last time."""
+    lower, upper = problem.bounds() if isinstance(problem, Equation) else (problem.lower, problem.upper)
+    return float(lower[-1]), float(upper[-1])
+
+
 def _check_rad(power: object, floor: object) -> None:
     for name, value in (("rad_power", power), ("rad_floor", floor)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
@@ -283,6 +292,7 @@ def solve(
     adaptive: Literal["none", "points", "knots", "both"] = "none",
     rad_power: float = 1.0,
     rad_floor: float = 1.0,
+    causal: float = 0.0,
     n_test: int = 10000,
     seed: int = 0,
     progress: bool | None = None,
@@ -369,6 +379,18 @@ def solve(
         ``k`` and ``c`` of RAD (both >= 0; Wu et al. 2023 recommend k = c = 1):
         about ``c / (1 + c)`` of a draw is uniform, and a larger ``k`` gathers
         the rest more tightly at the largest residuals.
+    causal : float
+        Causal weights for an evolution problem (0: off): before every fit
+        (each refresh or resample, else every :data:`CAUSAL_EVERY` steps) the interior residual's squares are
+        weighted by :func:`~kansci.pde.causal.causal_weights` of the model's
+        residual then, ``exp(-causal * S_i / S)``, ``S_i`` the residual of
+        the times before point ``i``'s as a share of all: the last times
+        weigh about ``exp(-causal)``. The logged "residual" is the weighted one.
+        On viscous Burgers (KAN [2,10,1], LM with exact boundary values,
+        10,000 points drawn by the residual every 10 steps, knots too, grids
+        5 -> 80, seed 0) the early solution no longer drifts and the shock
+        forms at x = 0: relative L2 4.5e-3 with ``causal=8`` against 3.0e-2
+        without; ``causal=3`` gave 0.10.
     n_test : int
         Sobol points (another seed) where the errors are measured.
     seed : int
@@ -432,6 +454,11 @@ def solve(
             f"adaptive={adaptive!r} moves a KAN's first-layer knots at each grid extension: it needs a kansci.KAN "
             "and a grid_schedule"
         )
+    check_strength(causal)
+    if causal and not problem.time:
+        raise ValueError(
+            f"causal weights need an evolution problem (time as the last input); {problem.name!r} has none"
+        )
     if resample_every and refresh_every and resample_every != refresh_every:
         raise ValueError(
             f"resample_every ({resample_every}) and refresh_every ({refresh_every}) must be equal when both are set: "
@@ -480,9 +507,14 @@ def solve(
             hard_boundary=hard_boundary, seed=seed,
         )  # fmt: skip
 
-    def system(interior: Tensor) -> PDEResiduals:
-        """The residual rows with the interior condition at ``interior`` (it grows when resampled)."""
+    def system(interior: Tensor, factors: Tensor | None = None) -> PDEResiduals:
+        """The residual rows with the interior condition at ``interior`` (it grows when resampled).
+
+        ``factors`` (one per interior point) scale the interior rows: the square roots of the causal weights.
+        """
         residual = dataclasses.replace(fixed[0], points=interior)
+        if factors is not None:
+            residual = scaled_rows(residual, factors)
         exact = exact_derivatives
         return PDEResiduals(problem, [residual, *fixed[1:]], hard_boundary=hard_boundary, exact_derivatives=exact)
 
@@ -504,7 +536,12 @@ def solve(
         With ``checkpoint`` the call's training seconds are kept beside its file (``fit-<i>.json``, written with
         each checkpoint), so that a resumed stage counts the seconds spent before the interruption too.
         """
-        loss = system(points["interior"])
+        interior = points["interior"]
+        factors = None
+        if causal:
+            size = _residual_size(system(interior), result.model, interior)
+            factors = causal_weights(interior[:, -1], size, _time_span(problem), causal).sqrt()
+        loss = system(interior, factors)
         if checkpoint is None:
             return fit(result.model, loss, steps=steps, **options, **train_options)
         path = Path(checkpoint) / f"fit-{len(result.histories)}.pt"
@@ -535,7 +572,7 @@ def solve(
                 layer = result.model.layers[0]
                 ends = layer.grid.t()[[0, -1]]  # the grid keeps its span: the boundary stays inside it
                 layer.update_grid_(torch.cat([rad_draw(n_interior, draw), ends]))
-        every = resample_every or refresh_every
+        every = resample_every or refresh_every or (CAUSAL_EVERY if causal else 0)
         chunks = [steps] if not every else [every] * (steps // every) + [steps % every]
         for i, chunk in enumerate(c for c in chunks if c):
             if refresh_every and (i > 0 or stage > 0):

@@ -221,7 +221,17 @@ def run_config(config: Mapping[str, Any], checkpoint: str | os.PathLike | None =
     else:
         model = mlp(width, "tanh", seed=config["seed"], dtype=dtype, device=device)
         schedule = []
-    keys = ("adam_steps", "adam_lr", "alpha", "hard_boundary", "refresh_every", "adaptive", "rad_power", "rad_floor")
+    keys = (
+        "adam_steps",
+        "adam_lr",
+        "alpha",
+        "hard_boundary",
+        "refresh_every",
+        "adaptive",
+        "rad_power",
+        "rad_floor",
+        "causal",
+    )
     extra = {key: config[key] for key in keys if key in config}
     opt = training_optimizer(config, model)
     total = config.get("adam_steps", 0) + config["steps"] * (1 + len(schedule))
