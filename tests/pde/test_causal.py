@@ -106,3 +106,16 @@ def test_solve_refuses_causal_weights_it_cannot_use(problem, causal, message):
     model = KAN([2, 3, 1], grid=5, seed=0, dtype=torch.float64)
     with pytest.raises(ValueError, match=message):
         solve(problem(), model, steps=1, causal=causal, progress=False)
+
+
+def test_causal_weights_reach_an_equation_of_your_own():
+    from kansci.pde.catalog import kdv
+
+    problem = kdv()
+    run = {"steps": 2, "n_interior": 200, "n_boundary": 40, "progress": False, "opt": "lm"}
+
+    def model():  # a fresh one per solve: solve trains it in place
+        return KAN([2, 3, 1], grid=5, seed=0, dtype=torch.float64, k=4)
+
+    causal, plain = solve(problem, model(), causal=5.0, **run), solve(problem, model(), **run)
+    assert causal.histories[0].parts["residual"][0] < 0.9 * plain.histories[0].parts["residual"][0]
