@@ -390,7 +390,8 @@ def solve(
         10,000 points drawn by the residual every 10 steps, knots too, grids
         5 -> 80, seed 0) the early solution no longer drifts and the shock
         forms at x = 0: relative L2 4.5e-3 with ``causal=8`` against 3.0e-2
-        without; ``causal=3`` gave 0.10.
+        without (seeds 1, 2: 1.0e-2 and 2.7e-2 against 3.0e-2, 3.4e-2);
+        ``causal=3`` gave 0.10.
     n_test : int
         Sobol points (another seed) where the errors are measured.
     seed : int
