@@ -68,8 +68,8 @@ KAN_SETTINGS: dict[str, dict[str, Any]] = {
     # What was left was the shock's place: its profile was right, but the early smooth solution drifted (u(0, t)
     # 0.03 off at t = 0.2) for the late shock's residual outweighed it, and the shock formed and stayed 2e-3 to
     # 4e-3 off x = 0 (95% of the squared error within |x| < 0.02). Causal weights (causal=8, see kansci.pde.solve):
-    # 4.5e-3, 1.0e-2, 2.7e-2 (seeds 0-2, about 370 s each); causal=3 0.10 (seed 0); 45 steps per grid: 4.2e-3,
-    # 3.7e-2 (seeds 1, 2; 650 s)
+    # 4.5e-3, 1.0e-2, 2.7e-2 (seeds 0-2, about 370 s each); causal=3 0.10 (seed 0), causal=16 3.6e-2, 4.3e-2
+    # (seeds 1, 2); 45 steps per grid: 4.2e-3, 3.7e-2 (seeds 1, 2; 650 s)
     "burgers": {
         "refresh_every": 10,
         "adaptive": "both",
