@@ -381,11 +381,14 @@ def solve(
         the rest more tightly at the largest residuals.
     causal : float
         Causal weights for an evolution problem (0: off): before every fit
-        (each refresh or resample, else every :data:`CAUSAL_EVERY` steps) the interior residual's squares are
-        weighted by :func:`~kansci.pde.causal.causal_weights` of the model's
-        residual then, ``exp(-causal * S_i / S)``, ``S_i`` the residual of
-        the times before point ``i``'s as a share of all: the last times
-        weigh about ``exp(-causal)``. The logged "residual" is the weighted one.
+        (each refresh or resample, else every :data:`CAUSAL_EVERY` steps)
+        the interior residual's squares are weighted by
+        :func:`~kansci.pde.causal.causal_weights` of the model's residual
+        then, ``exp(-causal * S_i / S)``, ``S_i`` the residual of the times
+        before point ``i``'s as a share of all (at the points of the time,
+        so with ``adaptive`` draws mostly where the residual is large): the
+        last times weigh about ``exp(-causal)``. The logged "residual" is
+        the weighted one.
         On viscous Burgers (KAN [2,10,1], LM with exact boundary values,
         10,000 points drawn by the residual every 10 steps, knots too, grids
         5 -> 80, seed 0) the early solution no longer drifts and the shock
